@@ -16,7 +16,7 @@ for cu in "$src"/*.cu; do
   # Skip unchanged sources so an incremental build costs nothing.
   if [[ -f "$fatbin" && "$fatbin" -nt "$cu" && ! "$src/common.cuh" -nt "$fatbin" ]]; then continue; fi
   echo "[attnface-kernels] nvcc $name.cu"
-  nvcc -fatbin -O3 -std=c++17 --use_fast_math=false -lineinfo -I"$src" \
+  nvcc -fatbin -O3 -std=c++17 -lineinfo -I"$src" \
     -gencode arch=compute_80,code=sm_80 \
     -gencode arch=compute_90,code=sm_90 \
     -gencode arch=compute_90,code=compute_90 \

@@ -43,9 +43,10 @@ public final class TensorScope implements AutoCloseable {
 
     @Override public void close() {
         if (closed) return;
-        closed = true;
         ArrayDeque<TensorScope> stack = OPEN.get();
+        // Checked before marking closed, so the caller can still close the scopes properly.
         if (stack.peek() != this) throw new IllegalStateException("TensorScopes must close in the reverse order they were opened");
+        closed = true;
         stack.pop();
         // Release in reverse order of allocation so the caches hand buffers out again in
         // the same order next step.

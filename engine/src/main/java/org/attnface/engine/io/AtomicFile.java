@@ -25,10 +25,13 @@ public final class AtomicFile {
 
     public static void write(Path target, Writer writer) throws IOException {
         Path dir = target.toAbsolutePath().getParent();
-        Files.createDirectories(dir);
-        Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+        Path tmp = null;
         boolean done = false;
         try {
+            Files.createDirectories(dir);
+            // Inside the try: on a full disk even creating the empty temporary file can fail.
+            tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+            keepUsualPermissions(tmp, target);
             try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
                 writer.write(ch);
                 ch.force(true);
@@ -47,7 +50,28 @@ public final class AtomicFile {
         } catch (IOException e) {
             throw new IOException("could not write " + target + " (" + e.getMessage() + "); the previous file, if any, is intact", e);
         } finally {
-            if (!done) Files.deleteIfExists(tmp);
+            if (!done && tmp != null) {
+                try {
+                    Files.deleteIfExists(tmp);
+                } catch (IOException e) {
+                    // keep the original failure; say where the leftover is
+                    System.err.println("attnface: could not remove temporary file " + tmp + ": " + e.getMessage());
+                }
+            }
+        }
+    }
+
+    /**
+     * Temporary files are created owner-only (rw-------); a checkpoint should get the
+     * permissions of the file it replaces, or rw-r--r-- as torch.save's files usually have.
+     */
+    private static void keepUsualPermissions(Path tmp, Path target) throws IOException {
+        try {
+            Files.setPosixFilePermissions(tmp, Files.exists(target)
+                    ? Files.getPosixFilePermissions(target)
+                    : java.nio.file.attribute.PosixFilePermissions.fromString("rw-r--r--"));
+        } catch (UnsupportedOperationException notPosix) {
+            // Windows and other non-POSIX file systems: keep the defaults
         }
     }
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
+import java.nio.channels.SeekableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -72,44 +73,53 @@ public final class Safetensors {
 
     public static Contents read(Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long size = ch.size();
-            if (size < 8) throw bad(file, "file is " + size + " bytes, shorter than the 8-byte header length");
-            ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, lenBuf, 0, file);
-            long n = lenBuf.flip().getLong();
-            if (n < 2 || n > MAX_HEADER || n > size - 8)
-                throw bad(file, "header length " + Long.toUnsignedString(n) + " is impossible for a file of " + size + " bytes");
-            ByteBuffer hb = ByteBuffer.allocate((int) n);
-            readFully(ch, hb, 8, file);
-            Object parsed;
-            try {
-                parsed = Json.parse(new String(hb.array(), StandardCharsets.UTF_8).stripTrailing());
-            } catch (IllegalArgumentException e) {
-                throw bad(file, "header is not valid JSON (" + e.getMessage() + ")");
-            }
-            if (!(parsed instanceof Map<?, ?> header)) throw bad(file, "header is not a JSON object");
-            long dataStart = 8 + n, dataSize = size - dataStart;
-            Map<String, Entry> tensors = new LinkedHashMap<>();
-            Map<String, String> metadata = new LinkedHashMap<>();
-            for (Map.Entry<?, ?> e : header.entrySet()) {
-                String name = (String) e.getKey();
-                if (name.equals("__metadata__")) {
-                    if (!(e.getValue() instanceof Map<?, ?> m)) throw bad(file, "__metadata__ is not an object");
-                    for (Map.Entry<?, ?> me : m.entrySet()) {
-                        if (!(me.getValue() instanceof String v)) throw bad(file, "metadata \"" + me.getKey() + "\" is not a string");
-                        metadata.put((String) me.getKey(), v);
-                    }
-                    continue;
-                }
-                tensors.put(name, readTensor(ch, file, name, e.getValue(), dataStart, dataSize));
-            }
-            return new Contents(tensors, metadata);
+            return read(file, ch);
         } catch (NoSuchFileException e) {
             throw new NoSuchFileException(file.toString(), null, "checkpoint file not found");
+        } catch (IOException e) {
+            // our own messages name the file already; the JDK's ("Is a directory") may not
+            if (e.getMessage() != null && e.getMessage().contains(file.toString())) throw e;
+            throw new IOException("could not read safetensors file " + file + ": " + e.getMessage(), e);
         }
     }
 
-    private static Entry readTensor(FileChannel ch, Path file, String name, Object spec, long dataStart, long dataSize) throws IOException {
+    /** Reads from any channel ({@code file} names it in messages); the fuzz test feeds it bytes in memory. */
+    static Contents read(Path file, SeekableByteChannel ch) throws IOException {
+        long size = ch.size();
+        if (size < 8) throw bad(file, "file is " + size + " bytes, shorter than the 8-byte header length");
+        ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, lenBuf, 0, file);
+        long n = lenBuf.flip().getLong();
+        if (n < 2 || n > MAX_HEADER || n > size - 8)
+            throw bad(file, "header length " + Long.toUnsignedString(n) + " is impossible for a file of " + size + " bytes");
+        ByteBuffer hb = ByteBuffer.allocate((int) n);
+        readFully(ch, hb, 8, file);
+        Object parsed;
+        try {
+            parsed = Json.parse(new String(hb.array(), StandardCharsets.UTF_8).stripTrailing());
+        } catch (IllegalArgumentException e) {
+            throw bad(file, "header is not valid JSON (" + e.getMessage() + ")");
+        }
+        if (!(parsed instanceof Map<?, ?> header)) throw bad(file, "header is not a JSON object");
+        long dataStart = 8 + n, dataSize = size - dataStart;
+        Map<String, Entry> tensors = new LinkedHashMap<>();
+        Map<String, String> metadata = new LinkedHashMap<>();
+        for (Map.Entry<?, ?> e : header.entrySet()) {
+            String name = (String) e.getKey();
+            if (name.equals("__metadata__")) {
+                if (!(e.getValue() instanceof Map<?, ?> m)) throw bad(file, "__metadata__ is not an object");
+                for (Map.Entry<?, ?> me : m.entrySet()) {
+                    if (!(me.getValue() instanceof String v)) throw bad(file, "metadata \"" + me.getKey() + "\" is not a string");
+                    metadata.put((String) me.getKey(), v);
+                }
+                continue;
+            }
+            tensors.put(name, readTensor(ch, file, name, e.getValue(), dataStart, dataSize));
+        }
+        return new Contents(tensors, metadata);
+    }
+
+    private static Entry readTensor(SeekableByteChannel ch, Path file, String name, Object spec, long dataStart, long dataSize) throws IOException {
         if (!(spec instanceof Map<?, ?> m)) throw bad(file, "tensor \"" + name + "\" is not described by an object");
         Object dtype = m.get("dtype");
         if (!"F32".equals(dtype)) throw bad(file, "tensor \"" + name + "\" has dtype " + dtype + "; attnface reads F32 only");
@@ -163,11 +173,10 @@ public final class Safetensors {
         return c.metadata();
     }
 
-    private static void readFully(FileChannel ch, ByteBuffer b, long pos, Path file) throws IOException {
+    private static void readFully(SeekableByteChannel ch, ByteBuffer b, long pos, Path file) throws IOException {
+        ch.position(pos);
         while (b.hasRemaining()) {
-            int r = ch.read(b, pos);
-            if (r < 0) throw bad(file, "file ends early (truncated?)");
-            pos += r;
+            if (ch.read(b) < 0) throw bad(file, "file ends early (truncated?)");
         }
     }
 

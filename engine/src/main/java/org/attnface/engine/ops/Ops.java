@@ -287,8 +287,32 @@ public final class Ops {
         Backend be = x.backend();
         if (!training) {
             be.batchNormInfer(x, gamma, beta, runningMean, runningVar, eps, y);
+            // In eval mode batch norm is a per-channel affine map with fixed statistics:
+            // dx = dy * gamma / sqrt(var + eps), dgamma = sum(dy * xhat), dbeta = sum(dy), all
+            // sums over (n, h, w). Grad-CAM differentiates through it. The scalings reuse
+            // batchNormInfer (with zero mean/shift, or unit gamma) so every backend has them.
+            int ch = x.dim(1);
             Autograd.record("batchNorm2d(eval)", y, g -> {
-                throw new UnsupportedOperationException("backward through batch norm in eval mode is not supported; call train()");
+                Backend gb = g.backend();
+                Tensor zeros = Tensor.zeros(x.device(), ch);
+                if (x.requiresGrad()) {
+                    Tensor gx = Tensor.emptyLike(x);
+                    gb.batchNormInfer(g, gamma, zeros, zeros, runningVar, eps, gx);
+                    x.accumulateGrad(gx);
+                }
+                if (gamma.requiresGrad()) {
+                    Tensor xhat = Tensor.emptyLike(x);
+                    gb.batchNormInfer(x, Tensor.full(x.device(), 1f, ch), zeros, runningMean, runningVar, eps, xhat);
+                    gb.binary(BinaryOp.MUL, xhat, g, xhat);
+                    Tensor gg = Tensor.empty(x.device(), 1, ch, 1, 1);
+                    gb.sumTo(xhat, gg);
+                    gamma.accumulateGrad(gg);
+                }
+                if (beta.requiresGrad()) {
+                    Tensor gbeta = Tensor.empty(x.device(), 1, ch, 1, 1);
+                    gb.sumTo(g, gbeta);
+                    beta.accumulateGrad(gbeta);
+                }
             }, x, gamma, beta);
             return y;
         }

@@ -4,22 +4,108 @@ import java.util.Arrays;
 
 import org.attnface.engine.backend.ConvShape;
 
+import jdk.incubator.vector.FloatVector;
+
 /**
- * Convolution as im2col + GEMM, one image per task: the column matrix of one image
- * (C*R*S x P*Q floats) stays in the core's L2 while the GEMM consumes it.
+ * Convolution as im2col + the packed GEMM ({@link Gemm}).
+ *
+ * <p>The batch is split across the thread team in static chunks. Inside a chunk, images are
+ * taken in groups whose column matrices sit side by side (C*R*S x G*P*Q, G images), so that
+ * small late layers (ResNet-18 at 64x64 input ends at 2x2 = 4 output pixels per image) still
+ * give the GEMM a wide enough N: at least {@link #TARGET_COLUMNS} columns where the chunk has
+ * enough images. Large layers (P*Q >= TARGET_COLUMNS) use one image per group and write the
+ * GEMM result straight into the output. With fewer images than threads (batch 1 at predict or
+ * explain time) the images run one by one with the GEMM itself split across the team.
+ *
+ * <p>Determinism: the backward filter pass keeps one partial sum per chunk and adds them in
+ * chunk order, so results are bit-identical for a given thread count.
  */
 final class Conv {
     private Conv() {}
 
-    /** col[(c*R + r)*S + s][p*Q + q] = x[c][p*stride - pad + r][q*stride - pad + s], 0 outside. */
-    static void im2col(ConvShape g, float[] x, int xo, float[] col) {
+    /** Minimum GEMM N (columns) a group of images should give: 8 register tiles of 32 columns. */
+    static final int TARGET_COLUMNS = 256;
+
+    /**
+     * Up to this many output pixels per image (ResNet-18's 4x4 and 2x2 stages at 64x64 input)
+     * im2col and col2im go through a position map: per-row copies of 2-4 floats cost more in
+     * call overhead than the copy (measured: 4x4 and 2x2 faster by 1.3x and 1.8x, 8x8 slower).
+     */
+    static final int MAP_MAX_PQ = 16;
+
+    private static final int V = Gemm.F.length();
+    /** Gather indices 0, 2, 4, ... for stride-2 rows (the stem and the downsampling convolutions). */
+    private static final int[] STRIDE_2 = new int[V];
+    static {
+        for (int i = 0; i < V; i++) STRIDE_2[i] = 2 * i;
+    }
+
+    private static final ThreadLocal<int[]> MAP = ThreadLocal.withInitial(() -> new int[0]);
+
+    /**
+     * map[(kr*S + ks)*P*Q + op*Q + oq] = ih*W + iw, the input pixel that kernel tap (kr, ks)
+     * reads for output pixel (op, oq), or -1 in the padding. Kept per thread, rebuilt per image
+     * (R*S*P*Q ints, P*Q <= MAP_MAX_PQ).
+     */
+    static int[] positionMap(ConvShape g) {
+        int p = g.p(), q = g.q(), r = g.r(), s = g.s(), st = g.stride(), pad = g.pad();
+        int size = r * s * p * q;
+        int[] map = MAP.get();
+        if (map.length < size) {
+            map = new int[size];
+            MAP.set(map);
+        }
+        int at = 0;
+        for (int kr = 0; kr < r; kr++)
+            for (int ks = 0; ks < s; ks++)
+                for (int op = 0; op < p; op++)
+                    for (int oq = 0; oq < q; oq++) {
+                        int ih = op * st - pad + kr, iw = oq * st - pad + ks;
+                        map[at++] = ih >= 0 && ih < g.h() && iw >= 0 && iw < g.w() ? ih * g.w() + iw : -1;
+                    }
+        return map;
+    }
+
+    /** Images per group for a chunk of {@code images} images with pq output pixels each. */
+    static int groupSize(int pq, int images) {
+        return Math.max(1, Math.min(images, (TARGET_COLUMNS + pq - 1) / pq));
+    }
+
+    /**
+     * col[row*ld + colOff + p*Q + q] = x[c][p*stride - pad + r][q*stride - pad + s] for
+     * row = (c*R + r)*S + s, 0 outside the image.
+     */
+    static void im2col(ConvShape g, float[] x, int xo, float[] col, int colOff, int ld) {
         int h = g.h(), w = g.w(), r = g.r(), s = g.s(), st = g.stride(), pad = g.pad(), p = g.p(), q = g.q();
         int pq = p * q;
+        if (pq <= MAP_MAX_PQ) {
+            int[] map = positionMap(g);
+            int taps = r * s;
+            for (int c = 0; c < g.c(); c++) {
+                int xc = xo + c * h * w;
+                for (int t = 0; t < taps; t++) {
+                    int row = (c * taps + t) * ld + colOff, mo = t * pq;
+                    for (int pos = 0; pos < pq; pos++) {
+                        int i = map[mo + pos];
+                        col[row + pos] = i >= 0 ? x[xc + i] : 0f;
+                    }
+                }
+            }
+            return;
+        }
+        boolean flat = st == 1 && q == w;
         for (int c = 0; c < g.c(); c++) {
             int xc = xo + c * h * w;
             for (int kr = 0; kr < r; kr++) {
                 for (int ks = 0; ks < s; ks++) {
-                    int row = ((c * r + kr) * s + ks) * pq;
+                    int row = ((c * r + kr) * s + ks) * ld + colOff;
+                    // Valid output columns: 0 <= oq*st - pad + ks < w.
+                    int lo = Math.min(q, ceilDiv(Math.max(0, pad - ks), st));
+                    int hi = Math.max(lo, Math.min(q, ceilDiv(w + pad - ks, st)));
+                    if (flat) {
+                        im2colFlat(x, xc, h, w, col, row, p, q, pad, kr, ks, lo, hi);
+                        continue;
+                    }
                     for (int op = 0; op < p; op++) {
                         int ih = op * st - pad + kr;
                         int dst = row + op * q;
@@ -27,41 +113,63 @@ final class Conv {
                             Arrays.fill(col, dst, dst + q, 0f);
                             continue;
                         }
-                        int xrow = xc + ih * w;
+                        int xrow = xc + ih * w - pad + ks;
+                        if (lo > 0) Arrays.fill(col, dst, dst + lo, 0f);
                         if (st == 1) {
-                            // Valid q range: 0 <= oq - pad + ks < w.
-                            int lo = Math.max(0, pad - ks), hi = Math.min(q, w + pad - ks);
-                            if (lo > 0) Arrays.fill(col, dst, dst + Math.min(lo, q), 0f);
-                            if (hi > lo) System.arraycopy(x, xrow + lo - pad + ks, col, dst + lo, hi - lo);
-                            if (hi < q) Arrays.fill(col, dst + Math.max(hi, 0), dst + q, 0f);
+                            System.arraycopy(x, xrow + lo, col, dst + lo, hi - lo);
                         } else {
-                            for (int oq = 0; oq < q; oq++) {
-                                int iw = oq * st - pad + ks;
-                                col[dst + oq] = iw >= 0 && iw < w ? x[xrow + iw] : 0f;
-                            }
+                            int oq = lo;
+                            if (st == 2)
+                                for (; oq + V <= hi; oq += V)
+                                    FloatVector.fromArray(Gemm.F, x, xrow + oq * 2, STRIDE_2, 0).intoArray(col, dst + oq);
+                            for (; oq < hi; oq++) col[dst + oq] = x[xrow + oq * st];
                         }
+                        if (hi < q) Arrays.fill(col, dst + hi, dst + q, 0f);
                     }
                 }
             }
         }
     }
 
-    /** dx (one image, pre-zeroed) += scatter of col back to image positions. */
-    static void col2im(ConvShape g, float[] col, float[] dx, int dxo) {
+    /** dx (one image) += scatter of col[row*ld + colOff + ...] back to image positions. */
+    static void col2im(ConvShape g, float[] col, int colOff, int ld, float[] dx, int dxo) {
         int h = g.h(), w = g.w(), r = g.r(), s = g.s(), st = g.stride(), pad = g.pad(), p = g.p(), q = g.q();
         int pq = p * q;
+        if (pq <= MAP_MAX_PQ) {
+            int[] map = positionMap(g);
+            int taps = r * s;
+            for (int c = 0; c < g.c(); c++) {
+                int xc = dxo + c * h * w;
+                for (int t = 0; t < taps; t++) {
+                    int row = (c * taps + t) * ld + colOff, mo = t * pq;
+                    for (int pos = 0; pos < pq; pos++) {
+                        int i = map[mo + pos];
+                        if (i >= 0) dx[xc + i] += col[row + pos];
+                    }
+                }
+            }
+            return;
+        }
+        boolean flat = st == 1 && q == w;
         for (int c = 0; c < g.c(); c++) {
             int xc = dxo + c * h * w;
             for (int kr = 0; kr < r; kr++) {
                 for (int ks = 0; ks < s; ks++) {
-                    int row = ((c * r + kr) * s + ks) * pq;
+                    int row = ((c * r + kr) * s + ks) * ld + colOff;
+                    int lo = Math.min(q, ceilDiv(Math.max(0, pad - ks), st));
+                    int hi = Math.max(lo, Math.min(q, ceilDiv(w + pad - ks, st)));
+                    if (flat) {
+                        col2imFlat(col, row, p, q, dx, xc, h, w, pad, kr, ks, lo, hi);
+                        continue;
+                    }
                     for (int op = 0; op < p; op++) {
                         int ih = op * st - pad + kr;
                         if (ih < 0 || ih >= h) continue;
-                        int xrow = xc + ih * w, src = row + op * q;
-                        for (int oq = 0; oq < q; oq++) {
-                            int iw = oq * st - pad + ks;
-                            if (iw >= 0 && iw < w) dx[xrow + iw] += col[src + oq];
+                        int xrow = xc + ih * w - pad + ks, src = row + op * q;
+                        if (st == 1) {
+                            addTo(dx, xrow + lo, col, src + lo, hi - lo);
+                        } else {
+                            for (int oq = lo; oq < hi; oq++) dx[xrow + oq * st] += col[src + oq];
                         }
                     }
                 }
@@ -69,32 +177,137 @@ final class Conv {
         }
     }
 
+    /**
+     * Stride 1 with q == w ("same" padding): for one (c, kr, ks) row the valid output rows
+     * [opLo, opHi) read one contiguous run of x with the same row length as col, so the row
+     * is one copy plus zeros at the padded columns (oq < lo or oq >= hi), instead of one
+     * short copy per output row (2-16 floats at ResNet's late layers).
+     */
+    private static void im2colFlat(float[] x, int xc, int h, int w, float[] col, int row, int p, int q,
+                                   int pad, int kr, int ks, int lo, int hi) {
+        int opLo = Math.min(p, Math.max(0, pad - kr)), opHi = Math.max(opLo, Math.min(p, h + pad - kr));
+        Arrays.fill(col, row, row + opLo * q, 0f);
+        Arrays.fill(col, row + opHi * q, row + p * q, 0f);
+        if (opHi == opLo) return;
+        // Flat run: col[row + op*q + oq] = x[xc + (op - pad + kr)*w + oq - pad + ks]; copy from the
+        // first valid column of the first row to the last valid column of the last row.
+        int dst = row + opLo * q, src = xc + (opLo - pad + kr) * w - pad + ks;
+        int len = (opHi - opLo) * q - lo - (q - hi);
+        if (len > 0) System.arraycopy(x, src + lo, col, dst + lo, len);
+        // The copy wrapped the neighbouring rows' edge pixels into the padded columns: zero them.
+        for (int op = opLo; op < opHi; op++) {
+            int d = row + op * q;
+            for (int oq = 0; oq < lo; oq++) col[d + oq] = 0f;
+            for (int oq = hi; oq < q; oq++) col[d + oq] = 0f;
+        }
+    }
+
+    /** The scatter-add twin of {@link #im2colFlat}; zeroes the padded columns of col (scratch) first. */
+    private static void col2imFlat(float[] col, int row, int p, int q, float[] dx, int xc, int h, int w,
+                                   int pad, int kr, int ks, int lo, int hi) {
+        int opLo = Math.min(p, Math.max(0, pad - kr)), opHi = Math.max(opLo, Math.min(p, h + pad - kr));
+        if (opHi == opLo) return;
+        // Padded columns land on the neighbouring rows' edge pixels in the flat run: adding 0 there is exact.
+        for (int op = opLo; op < opHi; op++) {
+            int d = row + op * q;
+            for (int oq = 0; oq < lo; oq++) col[d + oq] = 0f;
+            for (int oq = hi; oq < q; oq++) col[d + oq] = 0f;
+        }
+        int src = row + opLo * q + lo, dst = xc + (opLo - pad + kr) * w - pad + ks + lo;
+        int len = (opHi - opLo) * q - lo - (q - hi);
+        if (len > 0) addTo(dx, dst, col, src, len);
+    }
+
+    /** dst[d + i] += src[s + i] for i in [0, len). */
+    private static void addTo(float[] dst, int d, float[] src, int s, int len) {
+        int i = 0;
+        for (int upper = Gemm.F.loopBound(len); i < upper; i += Gemm.F.length())
+            FloatVector.fromArray(Gemm.F, dst, d + i).add(FloatVector.fromArray(Gemm.F, src, s + i)).intoArray(dst, d + i);
+        for (; i < len; i++) dst[d + i] += src[s + i];
+    }
+
+    private static int ceilDiv(int a, int b) { return Math.floorDiv(a + b - 1, b); }
+
     static void forward(CpuBackend be, ConvShape g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
+        if (g.n() < be.threads()) {
+            float[] col = be.scratch(0, crs * pq);
+            for (int i = 0; i < g.n(); i++) {
+                im2col(g, x, xo + i * chw, col, 0, pq);
+                Gemm.parallel(be.team(), false, false, k, pq, crs, 1f, w, wo, crs, col, 0, pq, 0f, y, yo + i * k * pq, pq);
+                if (bias != null) addBias(k, pq, bias, bo, y, yo + i * k * pq);
+            }
+            return;
+        }
         be.team().range(g.n(), 1, (lo, hi, chunk) -> {
-            float[] col = be.scratch(chunk, crs * pq);
-            for (int i = lo; i < hi; i++) {
-                im2col(g, x, xo + i * chw, col);
-                int yi = yo + i * k * pq;
-                Gemm.sgemm(false, false, k, pq, crs, 1f, w, wo, crs, col, 0, pq, 0f, y, yi, pq);
-                if (bias != null)
-                    for (int ch = 0; ch < k; ch++) {
-                        float b = bias[bo + ch];
-                        int base = yi + ch * pq;
-                        for (int j = 0; j < pq; j++) y[base + j] += b;
-                    }
+            int group = groupSize(pq, hi - lo), cols = group * pq;
+            float[] buf = be.scratch(chunk, (crs + k) * cols);
+            int tmp = crs * cols;
+            for (int i0 = lo; i0 < hi; i0 += group) {
+                int gi = Math.min(group, hi - i0), gc = gi * pq;
+                for (int j = 0; j < gi; j++) im2col(g, x, xo + (i0 + j) * chw, buf, j * pq, gc);
+                if (gi == 1) {
+                    Gemm.sgemm(false, false, k, pq, crs, 1f, w, wo, crs, buf, 0, pq, 0f, y, yo + i0 * k * pq, pq);
+                    if (bias != null) addBias(k, pq, bias, bo, y, yo + i0 * k * pq);
+                    continue;
+                }
+                Gemm.sgemm(false, false, k, gc, crs, 1f, w, wo, crs, buf, 0, gc, 0f, buf, tmp, gc);
+                // Scatter the [k][gi*pq] result to gi images of [k][pq].
+                for (int j = 0; j < gi; j++) {
+                    int yi = yo + (i0 + j) * k * pq;
+                    for (int ch = 0; ch < k; ch++)
+                        System.arraycopy(buf, tmp + ch * gc + j * pq, y, yi + ch * pq, pq);
+                    if (bias != null) addBias(k, pq, bias, bo, y, yi);
+                }
             }
         });
     }
 
+    private static void addBias(int k, int pq, float[] bias, int bo, float[] y, int yo) {
+        for (int ch = 0; ch < k; ch++) {
+            float b = bias[bo + ch];
+            int base = yo + ch * pq;
+            for (int j = 0; j < pq; j++) y[base + j] += b;
+        }
+    }
+
+    /** Copies gi images of dy ([k][pq] each, from image i0) side by side into buf[tmp + ch*gi*pq + j*pq]. */
+    private static void gather(int k, int pq, int gi, float[] dy, int go, int i0, float[] buf, int tmp) {
+        int gc = gi * pq;
+        for (int j = 0; j < gi; j++) {
+            int src = go + (i0 + j) * k * pq;
+            for (int ch = 0; ch < k; ch++) System.arraycopy(dy, src + ch * pq, buf, tmp + ch * gc + j * pq, pq);
+        }
+    }
+
     static void backwardData(CpuBackend be, ConvShape g, float[] dy, int go, float[] w, int wo, float[] dx, int dxo) {
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
-        be.team().range(g.n(), 1, (lo, hi, chunk) -> {
-            float[] col = be.scratch(chunk, crs * pq);
-            for (int i = lo; i < hi; i++) {
-                Gemm.sgemm(true, false, crs, pq, k, 1f, w, wo, crs, dy, go + i * k * pq, pq, 0f, col, 0, pq);
+        if (g.n() < be.threads()) {
+            float[] col = be.scratch(0, crs * pq);
+            for (int i = 0; i < g.n(); i++) {
+                Gemm.parallel(be.team(), true, false, crs, pq, k, 1f, w, wo, crs, dy, go + i * k * pq, pq, 0f, col, 0, pq);
                 Arrays.fill(dx, dxo + i * chw, dxo + (i + 1) * chw, 0f);
-                col2im(g, col, dx, dxo + i * chw);
+                col2im(g, col, 0, pq, dx, dxo + i * chw);
+            }
+            return;
+        }
+        be.team().range(g.n(), 1, (lo, hi, chunk) -> {
+            int group = groupSize(pq, hi - lo), cols = group * pq;
+            float[] buf = be.scratch(chunk, (crs + k) * cols);
+            int tmp = crs * cols;
+            for (int i0 = lo; i0 < hi; i0 += group) {
+                int gi = Math.min(group, hi - i0), gc = gi * pq;
+                if (gi == 1) {
+                    Gemm.sgemm(true, false, crs, pq, k, 1f, w, wo, crs, dy, go + i0 * k * pq, pq, 0f, buf, 0, pq);
+                } else {
+                    gather(k, pq, gi, dy, go, i0, buf, tmp);
+                    Gemm.sgemm(true, false, crs, gc, k, 1f, w, wo, crs, buf, tmp, gc, 0f, buf, 0, gc);
+                }
+                for (int j = 0; j < gi; j++) {
+                    int xi = dxo + (i0 + j) * chw;
+                    Arrays.fill(dx, xi, xi + chw, 0f);
+                    col2im(g, buf, j * pq, gc, dx, xi);
+                }
             }
         });
     }
@@ -102,15 +315,31 @@ final class Conv {
     static void backwardFilter(CpuBackend be, ConvShape g, float[] x, int xo, float[] dy, int go, float[] dw, int dwo) {
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         int kcrs = k * crs;
-        int threads = be.threads();
-        int used = Math.min(threads, g.n());
+        if (g.n() < be.threads()) {
+            float[] col = be.scratch(0, crs * pq);
+            for (int i = 0; i < g.n(); i++) {
+                im2col(g, x, xo + i * chw, col, 0, pq);
+                Gemm.parallel(be.team(), false, true, k, crs, pq, 1f, dy, go + i * k * pq, pq, col, 0, pq,
+                        i == 0 ? 0f : 1f, dw, dwo, crs);
+            }
+            return;
+        }
+        int used = Math.min(be.threads(), g.n());
         be.team().range(g.n(), 1, (lo, hi, chunk) -> {
-            float[] col = be.scratch(chunk, crs * pq);
+            int group = groupSize(pq, hi - lo), cols = group * pq;
+            float[] buf = be.scratch(chunk, (crs + k) * cols);
+            int tmp = crs * cols;
             float[] acc = be.partial(chunk, kcrs);
-            Arrays.fill(acc, 0, kcrs, 0f);
-            for (int i = lo; i < hi; i++) {
-                im2col(g, x, xo + i * chw, col);
-                Gemm.sgemm(false, true, k, crs, pq, 1f, dy, go + i * k * pq, pq, col, 0, pq, 1f, acc, 0, crs);
+            for (int i0 = lo; i0 < hi; i0 += group) {
+                int gi = Math.min(group, hi - i0), gc = gi * pq;
+                for (int j = 0; j < gi; j++) im2col(g, x, xo + (i0 + j) * chw, buf, j * pq, gc);
+                float beta = i0 == lo ? 0f : 1f;
+                if (gi == 1) {
+                    Gemm.sgemm(false, true, k, crs, pq, 1f, dy, go + i0 * k * pq, pq, buf, 0, pq, beta, acc, 0, crs);
+                } else {
+                    gather(k, pq, gi, dy, go, i0, buf, tmp);
+                    Gemm.sgemm(false, true, k, crs, gc, 1f, buf, tmp, gc, buf, 0, gc, beta, acc, 0, crs);
+                }
             }
         });
         // Sum the per-chunk partials in chunk order: the same order every run.

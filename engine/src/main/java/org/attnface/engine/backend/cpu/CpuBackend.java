@@ -27,6 +27,8 @@ public final class CpuBackend implements Backend {
     /** Per-chunk scratch (im2col columns, partial sums), grown on demand and kept. */
     private float[][] scratch;
     private float[][] partial;
+    /** Arrays made by {@link #allocate} because the cache had none of the size (tests check a training step makes none after the first). */
+    private final java.util.concurrent.atomic.AtomicLong freshArrays = new java.util.concurrent.atomic.AtomicLong();
 
     public CpuBackend(int threads) {
         setThreads(threads);
@@ -81,6 +83,7 @@ public final class CpuBackend implements Backend {
         if (data == null) {
             try {
                 data = new float[n];
+                freshArrays.incrementAndGet();
             } catch (OutOfMemoryError e) {
                 throw new IllegalStateException("out of Java heap allocating " + (4L * n >> 20) + " MiB for a tensor; "
                         + "raise -Xmx or lower the batch size", e);
@@ -88,6 +91,9 @@ public final class CpuBackend implements Backend {
         }
         return new CpuStorage(this, data);
     }
+
+    /** How many tensor arrays this backend has created (not handed out again from its cache). */
+    long freshArrays() { return freshArrays.get(); }
 
     @Override public void release(Storage storage) {
         CpuStorage s = (CpuStorage) storage;
@@ -191,14 +197,7 @@ public final class CpuBackend implements Backend {
         float[] aa = a(a), ba = a(b), ca = a(c);
         int ao = o(a), bo = o(b), co = o(c);
         int lda = transA ? m : k, ldb = transB ? k : n;
-        // Split rows of C (or columns when C is short and wide) across the team.
-        if (m >= n || m >= 4 * team.threads()) {
-            team.range(m, 16, (lo, hi, ch) -> Gemm.sgemm(transA, transB, hi - lo, n, k, alpha,
-                    aa, ao + (transA ? lo : lo * lda), lda, ba, bo, ldb, beta, ca, co + lo * n, n));
-        } else {
-            team.range(n, 64, (lo, hi, ch) -> Gemm.sgemm(transA, transB, m, hi - lo, k, alpha,
-                    aa, ao, lda, ba, bo + (transB ? lo * ldb : lo), ldb, beta, ca, co + lo, n));
-        }
+        Gemm.parallel(team, transA, transB, m, n, k, alpha, aa, ao, lda, ba, bo, ldb, beta, ca, co, n);
     }
 
     // ---- convolution -------------------------------------------------------------------------

@@ -44,6 +44,8 @@ public final class Parallel {
      */
     public synchronized void range(int n, int grain, Body b) {
         if (n <= 0) return;
+        if (Thread.currentThread() instanceof Worker || body != null)
+            throw new IllegalStateException("Parallel.range called from inside a parallel body: split the outer loop only");
         int c = Math.min(threads, Math.max(1, (n + grain - 1) / Math.max(1, grain)));
         if (c == 1) {
             b.run(0, n, 0);

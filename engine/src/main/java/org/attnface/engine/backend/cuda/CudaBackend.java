@@ -1,16 +1,755 @@
 package org.attnface.engine.backend.cuda;
 
+import java.util.Arrays;
+import java.util.Map;
+
+import jcuda.driver.CUcontext;
+import jcuda.driver.CUdevice;
+import jcuda.driver.CUdevice_attribute;
+import jcuda.driver.CUfunction;
+import jcuda.driver.CUgraph;
+import jcuda.driver.CUgraphExec;
+import jcuda.driver.CUstream;
+import jcuda.driver.JCudaDriver;
+
+import org.attnface.engine.Device;
+import org.attnface.engine.Tensor;
+import org.attnface.engine.backend.AugmentSpec;
 import org.attnface.engine.backend.Backend;
+import org.attnface.engine.backend.BinaryOp;
+import org.attnface.engine.backend.ConvShape;
+import org.attnface.engine.backend.ImageStore;
+import org.attnface.engine.backend.PoolShape;
+import org.attnface.engine.backend.Storage;
 
 /**
- * Entry point of the CUDA backend (JCuda driver API, cuBLAS and cuDNN through FFM, our
- * kernels from the kernels module).
+ * The CUDA backend: JCuda for the driver API, cuBLAS and cuDNN through java.lang.foreign, our
+ * kernels (kernels module) for everything else. Every op is queued on one compute stream and
+ * returns at once; only {@link #download} and {@link #synchronize} wait for the device, so a
+ * training step that reads its loss every N steps synchronises the host once per N steps.
+ * Semantics are those of {@link org.attnface.engine.backend.cpu.CpuBackend}, which the tests
+ * compare against op by op.
  */
-public final class CudaBackend {
-    private CudaBackend() {}
+public final class CudaBackend implements Backend {
+    private static final int THREADS = 256;
 
-    /** Opens the first GPU, or fails with a message that says what is missing. */
+    private final Driver.Context ctx;
+    private final CUstream compute, copyStream;
+    private final Kernels kernels;
+    private final Cublas cublas;
+    private final Cudnn cudnn;
+    private final DeviceMemory memory;
+    private final Staging staging;
+    private final Staging.Slot downloadSlot;
+    private final String name;
+    private final int smCount, ccMajor, ccMinor;
+    private final long totalBytes;
+    private volatile boolean tf32 = envFlag("ATTNFACE_TF32");
+    private long workspace, workspaceBytes;
+    /** True while {@link #capture} records: host copies and waits would be baked into the graph or are illegal. */
+    private volatile boolean capturing;
+
+    private CudaBackend(Driver.Context ctx, Map<String, byte[]> fatbins) {
+        this.ctx = ctx;
+        ctx.bind();  // before anything that creates driver objects (streams, events)
+        staging = new Staging();
+        downloadSlot = new Staging.Slot();
+        compute = Driver.stream();
+        copyStream = Driver.stream();
+        kernels = new Kernels(fatbins);
+        memory = new DeviceMemory(this::synchronize);
+        long stream = Driver.address(compute);
+        cublas = new Cublas(stream);
+        cudnn = new Cudnn(stream);
+        byte[] nameBytes = new byte[256];
+        JCudaDriver.cuDeviceGetName(nameBytes, nameBytes.length, ctx.device);
+        int len = 0;
+        while (len < nameBytes.length && nameBytes[len] != 0) len++;
+        name = new String(nameBytes, 0, len, java.nio.charset.StandardCharsets.US_ASCII);
+        smCount = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT);
+        ccMajor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR);
+        ccMinor = attribute(CUdevice_attribute.CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR);
+        long[] total = new long[1];
+        JCudaDriver.cuDeviceTotalMem(total, ctx.device);
+        totalBytes = total[0];
+    }
+
+    private int attribute(int which) {
+        int[] v = new int[1];
+        Driver.check(JCudaDriver.cuDeviceGetAttribute(v, which, ctx.device), "cuDeviceGetAttribute(" + which + ")");
+        return v[0];
+    }
+
+    private static boolean envFlag(String name) {
+        String v = System.getenv(name);
+        return v != null && (v.equals("1") || v.equalsIgnoreCase("true") || v.equalsIgnoreCase("on"));
+    }
+
+    private static String firstLinkError;
+
+    /**
+     * Opens GPU 0, or fails with a message that says what is missing: the driver or a GPU, the
+     * compiled kernels, or the cuBLAS / cuDNN libraries (with every folder searched).
+     */
     public static Backend create() {
-        throw new UnsupportedOperationException("the CUDA backend is not implemented yet (issue #4); use --device cpu");
+        Driver.Context ctx;
+        try {
+            JCudaDriver.setExceptionsEnabled(false);
+            int status = JCudaDriver.cuInit(0);
+            if (status != 0) throw noGpu("cuInit returned " + jcuda.driver.CUresult.stringFor(status), null);
+            int[] count = new int[1];
+            JCudaDriver.cuDeviceGetCount(count);
+            if (count[0] == 0) throw noGpu("the driver reports no CUDA device", null);
+            CUdevice dev = new CUdevice();
+            Driver.check(JCudaDriver.cuDeviceGet(dev, 0), "cuDeviceGet(0)");
+            CUcontext context = new CUcontext();
+            Driver.check(JCudaDriver.cuDevicePrimaryCtxRetain(context, dev), "cuDevicePrimaryCtxRetain");
+            ctx = new Driver.Context(dev, context);
+        } catch (LinkageError e) {
+            // JCuda's class fails to initialise once (UnsatisfiedLinkError naming libcuda.so.1);
+            // later attempts only see NoClassDefFoundError, so the first reason is kept.
+            synchronized (CudaBackend.class) {
+                if (firstLinkError == null) firstLinkError = shortReason(e);
+            }
+            throw noGpu(firstLinkError, e);
+        } catch (jcuda.CudaException e) {
+            throw noGpu(e.getMessage(), e);
+        }
+        return new CudaBackend(ctx, Kernels.readFatbins());
+    }
+
+    /** JCuda's load failure runs to pages of nested stack traces; the cause is one line of it. */
+    private static String shortReason(LinkageError e) {
+        String m = String.valueOf(e.getMessage());
+        if (m.contains("libcuda.so.1: cannot open shared object file"))
+            return "libcuda.so.1: cannot open shared object file, needed by JCuda's libJCudaDriver";
+        String first = m.lines().findFirst().orElse(m);
+        return e.getClass().getSimpleName() + ": " + (first.length() > 300 ? first.substring(0, 300) + "..." : first);
+    }
+
+    private static CudaException noGpu(String detail, Throwable cause) {
+        return new CudaException("CUDA is not available: no NVIDIA driver (libcuda.so.1) or GPU was found (" + detail
+                + "). Use --device cpu.", cause);
+    }
+
+    @Override public Device device() { return Device.CUDA; }
+
+    @Override public String describe() {
+        return String.format("cuda (%s, sm_%d%d, %d SMs, %.0f GiB; cuBLAS %s, cuDNN %s; TF32 %s)", name, ccMajor, ccMinor,
+                smCount, totalBytes / (double) (1L << 30), cublas.version(), cudnn.version(), tf32 ? "on" : "off");
+    }
+
+    /** Where cuBLAS and cuDNN were loaded from (for logs and the GPU check script). */
+    public String libraries() { return cublas.library + ", " + cudnn.library; }
+
+    /**
+     * TF32 tensor cores for convolutions and GEMMs (PyTorch's allow_tf32): ~1e-3 relative error,
+     * several times the FP32 speed. Default off, or on with ATTNFACE_TF32=1.
+     */
+    public void setTf32(boolean on) { tf32 = on; }
+
+    public boolean tf32() { return tf32; }
+
+    /** Number of cuMemAlloc calls so far: constant across steady training steps. */
+    public long deviceAllocations() { return memory.deviceAllocations(); }
+
+    public long bytesInUse() { return memory.bytesInUse(); }
+
+    // ---- plumbing ---------------------------------------------------------------------------
+
+    private static long ptr(Tensor t) {
+        Storage s = t.storage();
+        if (!(s instanceof CudaStorage cs))
+            throw new IllegalArgumentException("tensor " + t.describe() + " is not on the CUDA device");
+        return cs.address + 4L * t.offset();
+    }
+
+    private static long ptrOrNull(Tensor t) { return t == null ? 0L : ptr(t); }
+
+    private void launch(String family, String kernel, long work, Object... args) {
+        ctx.bind();
+        long blocks = Math.min((work + THREADS - 1) / THREADS, (long) smCount * 32);
+        CUfunction f = kernels.get(family, kernel);
+        Driver.launch(f, kernel, (int) Math.max(1, blocks), THREADS, compute, args);
+    }
+
+    private void launchBlocks(String family, String kernel, int blocks, int threads, Object... args) {
+        ctx.bind();
+        Driver.launch(kernels.get(family, kernel), kernel, blocks, threads, compute, args);
+    }
+
+    private static int bits(float f) { return Float.floatToRawIntBits(f); }
+
+    private static void checkNumel(String op, Tensor a, Tensor b) {
+        if (a.numel() != b.numel())
+            throw new IllegalArgumentException(op + ": " + a.describe() + " and " + b.describe() + " differ in size");
+    }
+
+    // ---- memory --------------------------------------------------------------------------
+
+    @Override public Storage allocate(long numel) {
+        ctx.bind();
+        long n = Math.max(1, numel);
+        return new CudaStorage(this, memory.allocate(4 * n), n);
+    }
+
+    @Override public void release(Storage storage) {
+        CudaStorage s = (CudaStorage) storage;
+        if (s.released) return;
+        s.released = true;
+        memory.release(s.address, 4 * s.floats);
+    }
+
+    private static IllegalStateException duringCapture(String what) {
+        return new IllegalStateException(what + " inside CUDA graph capture: a replay would copy the same host buffer "
+                + "again (or wait on the host); upload inputs before capturing and keep the captured work on the device");
+    }
+
+    @Override public void upload(float[] src, int srcOffset, Tensor dst) {
+        if (capturing) throw duringCapture("upload to " + dst.describe());
+        ctx.bind();
+        int n = dst.size();
+        if (srcOffset + n > src.length)
+            throw new IllegalArgumentException("upload: " + n + " floats from offset " + srcOffset + " of a " + src.length + "-float array");
+        Staging.Slot s = staging.take(4L * n);
+        s.buffer.asFloatBuffer().put(src, srcOffset, n);
+        Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(ptr(dst)), s.host, 4L * n, compute), "cuMemcpyHtoDAsync(" + dst.describe() + ")");
+        Staging.recordOn(s, compute);
+    }
+
+    @Override public synchronized void download(Tensor src, float[] dst, int dstOffset) {
+        if (capturing) throw duringCapture("download of " + src.describe());
+        ctx.bind();
+        int n = src.size();
+        Staging.ensure(downloadSlot, 4L * n);
+        Driver.check(JCudaDriver.cuMemcpyDtoHAsync(downloadSlot.host, Driver.ptr(ptr(src)), 4L * n, compute), "cuMemcpyDtoHAsync(" + src.describe() + ")");
+        Driver.check(JCudaDriver.cuStreamSynchronize(compute), "cuStreamSynchronize (after the work queued before downloading " + src.describe() + ")");
+        downloadSlot.buffer.clear();
+        downloadSlot.buffer.asFloatBuffer().get(dst, dstOffset, n);
+    }
+
+    @Override public void copy(Tensor src, Tensor dst) {
+        checkNumel("copy", src, dst);
+        ctx.bind();
+        Driver.check(JCudaDriver.cuMemcpyDtoDAsync(Driver.ptr(ptr(dst)), Driver.ptr(ptr(src)), 4L * src.numel(), compute), "cuMemcpyDtoDAsync");
+    }
+
+    @Override public void fill(Tensor t, float value) {
+        ctx.bind();
+        Driver.check(JCudaDriver.cuMemsetD32Async(Driver.ptr(ptr(t)), bits(value), t.numel(), compute), "cuMemsetD32Async");
+    }
+
+    @Override public void synchronize() {
+        if (capturing) throw duringCapture("synchronize");
+        ctx.bind();
+        Driver.check(JCudaDriver.cuStreamSynchronize(copyStream), "cuStreamSynchronize(copy)");
+        Driver.check(JCudaDriver.cuStreamSynchronize(compute), "cuStreamSynchronize(compute)");
+    }
+
+    // ---- elementwise and reductions -----------------------------------------------------
+
+    @Override public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+        long n = out.numel();
+        if (a.numel() == n && b.numel() == n && a.sameShape(out) && b.sameShape(out)) {
+            launch("elementwise", "binary_flat", n, op.ordinal(), ptr(a), ptr(b), ptr(out), n);
+            return;
+        }
+        int[] os = out.shape();
+        if (os.length > 6) throw new IllegalArgumentException(op + ": broadcasting supports rank <= 6, got " + out.describe());
+        int[] sa = broadcastStrides(a.shape(), os, op.name().toLowerCase());
+        int[] sb = broadcastStrides(b.shape(), os, op.name().toLowerCase());
+        int[] g = new int[19];
+        g[0] = os.length;
+        for (int d = 0; d < os.length; d++) {
+            g[1 + d] = os[d];
+            g[7 + d] = sa[d];
+            g[13 + d] = sb[d];
+        }
+        launch("elementwise", "binary_bcast", n, op.ordinal(), ptr(a), ptr(b), ptr(out), n, g);
+    }
+
+    /** Strides for reading {@code in} over {@code out}'s index space, 0 along broadcast dims (as the CPU backend). */
+    static int[] broadcastStrides(int[] in, int[] out, String op) {
+        int r = out.length;
+        int[] strides = new int[r];
+        if (in.length > r) throw new IllegalArgumentException(op + ": " + Arrays.toString(in) + " does not broadcast to " + Arrays.toString(out));
+        int stride = 1;
+        for (int d = r - 1; d >= 0; d--) {
+            int id = d - (r - in.length);
+            if (id < 0) continue;
+            if (in[id] == out[d]) strides[d] = in[id] == 1 ? 0 : stride;
+            else if (in[id] != 1) throw new IllegalArgumentException(op + ": " + Arrays.toString(in) + " does not broadcast to " + Arrays.toString(out));
+            stride *= in[id];
+        }
+        return strides;
+    }
+
+    @Override public void sumTo(Tensor x, Tensor out) {
+        int[] xs = x.shape();
+        if (xs.length == 0) xs = new int[] {1};
+        if (xs.length > 6) throw new IllegalArgumentException("sumTo: rank <= 6 supported, got " + x.describe());
+        broadcastStrides(out.shape(), xs, "sumTo");  // validates
+        int[] os = out.shape();
+        int r = xs.length;
+        int[] g = new int[19];
+        g[0] = r;
+        for (int d = 0; d < r; d++) {
+            int id = d - (r - os.length);
+            int od = id < 0 ? 1 : os[id];
+            g[1 + d] = xs[d];
+            g[13 + d] = od == 1 && xs[d] > 1 ? 1 : 0;
+        }
+        long outN = out.numel(), reduced = x.numel() / Math.max(1, outN);
+        int threads = (int) Math.min(256, Math.max(32, Long.highestOneBit(Math.max(1, reduced - 1)) << 1));
+        int blocks = (int) Math.min(outN, 1 << 20);
+        launchBlocks("elementwise", "sum_to", blocks, threads, ptr(x), ptr(out), (int) outN, reduced, g);
+    }
+
+    @Override public void axpy(float alpha, Tensor x, Tensor y) {
+        checkNumel("axpy", x, y);
+        launch("elementwise", "axpy_f32", x.numel(), alpha, ptr(x), ptr(y), x.numel());
+    }
+
+    @Override public void scale(Tensor x, float alpha, Tensor out) {
+        checkNumel("scale", x, out);
+        launch("elementwise", "scale_f32", x.numel(), ptr(x), alpha, ptr(out), x.numel());
+    }
+
+    @Override public void scaleByScalar(Tensor x, Tensor s, float alpha, Tensor out) {
+        checkNumel("scaleByScalar", x, out);
+        launch("elementwise", "scale_by_scalar", x.numel(), ptr(x), ptr(s), alpha, ptr(out), x.numel());
+    }
+
+    @Override public void relu(Tensor x, Tensor y) {
+        checkNumel("relu", x, y);
+        launch("elementwise", "relu_fwd", x.numel(), ptr(x), ptr(y), x.numel());
+    }
+
+    @Override public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
+        checkNumel("reluBackward", y, dy);
+        checkNumel("reluBackward", y, dx);
+        launch("elementwise", "relu_bwd", y.numel(), ptr(y), ptr(dy), ptr(dx), y.numel());
+    }
+
+    @Override public void sumAll(Tensor x, Tensor out) {
+        launchBlocks("elementwise", "sum_all", 1, 1024, ptr(x), ptr(out), x.numel());
+    }
+
+    @Override public void countNonFinite(Tensor x, Tensor out) {
+        launchBlocks("elementwise", "count_nonfinite", 1, 1024, ptr(x), ptr(out), x.numel());
+    }
+
+    @Override public void copy2d(Tensor src, int srcStride, int srcCol, Tensor dst, int dstStride, int dstCol, int rows, int cols) {
+        if (rows == 0 || cols == 0) return;
+        if ((long) (rows - 1) * srcStride + srcCol + cols > src.numel() || (long) (rows - 1) * dstStride + dstCol + cols > dst.numel())
+            throw new IllegalArgumentException("copy2d: " + rows + "x" + cols + " block does not fit " + src.describe() + " -> " + dst.describe());
+        launch("elementwise", "copy2d", (long) rows * cols, ptr(src), srcStride, srcCol, ptr(dst), dstStride, dstCol, rows, cols);
+    }
+
+    // ---- matrix products -----------------------------------------------------------------
+
+    @Override public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+        if ((long) m * k > a.numel() || (long) k * n > b.numel() || (long) m * n > c.numel())
+            throw new IllegalArgumentException("gemm " + m + "x" + n + "x" + k + " does not fit A " + Arrays.toString(a.shape())
+                    + ", B " + Arrays.toString(b.shape()) + ", C " + Arrays.toString(c.shape()));
+        ctx.bind();
+        cublas.setTf32(tf32);
+        cublas.gemmRowMajor(transA, transB, m, n, k, alpha, ptr(a), ptr(b), beta, ptr(c));
+    }
+
+    /**
+     * {@code batch} row-major products C_i = alpha op(A_i) op(B_i) + beta C_i, with A_i at
+     * a + i*strideA floats (and so on): one cuBLAS call (not part of the Backend interface yet).
+     */
+    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a, long strideA,
+                                   Tensor b, long strideB, float beta, Tensor c, long strideC, int batch) {
+        if ((batch - 1) * strideA + (long) m * k > a.numel() || (batch - 1) * strideB + (long) k * n > b.numel()
+                || (batch - 1) * strideC + (long) m * n > c.numel())
+            throw new IllegalArgumentException("gemmStridedBatched " + batch + " x " + m + "x" + n + "x" + k + " does not fit A "
+                    + a.describe() + ", B " + b.describe() + ", C " + c.describe());
+        ctx.bind();
+        cublas.setTf32(tf32);
+        cublas.gemmStridedBatchedRowMajor(transA, transB, m, n, k, alpha, ptr(a), strideA, ptr(b), strideB, beta, ptr(c), strideC, batch);
+    }
+
+    // ---- convolution ---------------------------------------------------------------------
+
+    private long workspace(long bytes) {
+        if (bytes > workspaceBytes) {
+            if (workspace != 0) memory.release(workspace, workspaceBytes);
+            workspace = memory.allocate(bytes);
+            workspaceBytes = bytes;
+        }
+        return workspace;
+    }
+
+    private void conv(Cudnn.Dir dir, ConvShape g, Tensor in1, Tensor in2, Tensor out) {
+        ctx.bind();
+        Cudnn.Plan p = cudnn.plan(g, tf32);
+        long bytes = cudnn.choose(p, dir, g);
+        long ws = bytes == 0 ? 0 : workspace(bytes);
+        cudnn.run(p, dir, g, ptr(in1), ptr(in2), ptr(out), ws, bytes);
+    }
+
+    @Override public void conv2dForward(ConvShape g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+        conv(Cudnn.Dir.FORWARD, g, x, w, y);
+        if (bias != null)
+            launch("elementwise", "bias_add_nchw", y.numel(), ptr(y), ptr(bias), g.k(), g.p() * g.q(), (long) g.n() * g.k() * g.p() * g.q());
+    }
+
+    @Override public void conv2dBackwardData(ConvShape g, Tensor dy, Tensor w, Tensor dx) {
+        conv(Cudnn.Dir.BACKWARD_DATA, g, dy, w, dx);
+    }
+
+    @Override public void conv2dBackwardFilter(ConvShape g, Tensor x, Tensor dy, Tensor dw) {
+        conv(Cudnn.Dir.BACKWARD_FILTER, g, x, dy, dw);
+    }
+
+    @Override public void conv2dBackwardBias(ConvShape g, Tensor dy, Tensor db) {
+        int[] geo = {g.n(), g.k(), g.p() * g.q()};
+        long m = (long) g.n() * g.p() * g.q();
+        int slices = slices(g.k(), m);
+        long partial = channelPartials(dy, null, null, geo, slices, 2);
+        launch("norm", "channel_sum_finalize", g.k(), partial, slices, ptr(db), g.k());
+        memory.release(partial, 16L * g.k() * slices);
+    }
+
+    // ---- normalisation -------------------------------------------------------------------
+
+    private static int[] normGeo(Tensor x) {
+        int[] s = x.shape();
+        if (s.length == 4) return new int[] {s[0], s[1], s[2] * s[3]};
+        if (s.length == 2) return new int[] {s[0], s[1], 1};
+        throw new IllegalArgumentException("batch norm expects [n,c,h,w] or [n,c], got " + x.describe());
+    }
+
+    /** Slices per channel for the statistics: about four blocks per SM in all, each >= 2048 values. */
+    private int slices(int channels, long perChannel) {
+        long wanted = (4L * smCount + channels - 1) / channels;
+        return (int) Math.max(1, Math.min(wanted, (perChannel + 2047) / 2048));
+    }
+
+    /** Per-(channel, slice) double sums of a (and a*a, or a*(b - mean)) into a pooled block; the caller releases it. */
+    private long channelPartials(Tensor a, Tensor b, Tensor mean, int[] g, int slices, int mode) {
+        long bytes = 16L * g[1] * slices;
+        long partial = memory.allocate(bytes);
+        launchBlocks("norm", "channel_partials", g[1] * slices, 256, ptr(a), ptrOrNull(b), ptrOrNull(mean), partial, g, slices, mode);
+        return partial;
+    }
+
+    @Override public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
+                                         float momentum, float eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
+        int[] g = normGeo(x);
+        long m = (long) g[0] * g[2];
+        int slices = slices(g[1], m);
+        long partial = channelPartials(x, null, null, g, slices, 0);
+        long scaleShiftBytes = 8L * g[1];
+        long scaleShift = memory.allocate(scaleShiftBytes);
+        launch("norm", "bn_finalize_train", g[1], partial, slices, ptr(gamma), ptr(beta), ptr(runningMean), ptr(runningVar),
+                momentum, eps, ptr(saveMean), ptr(saveInvStd), scaleShift, g[1], m);
+        launch("norm", "bn_apply", x.numel(), ptr(x), ptr(y), scaleShift, g);
+        memory.release(partial, 16L * g[1] * slices);  // stream-ordered reuse: safe once queued
+        memory.release(scaleShift, scaleShiftBytes);
+    }
+
+    @Override public void batchNormInfer(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps, Tensor y) {
+        int[] g = normGeo(x);
+        launch("norm", "bn_infer", x.numel(), ptr(x), ptr(gamma), ptr(beta), ptr(runningMean), ptr(runningVar), eps, ptr(y), g);
+    }
+
+    @Override public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
+                                            Tensor dx, Tensor dgamma, Tensor dbeta) {
+        int[] g = normGeo(x);
+        long m = (long) g[0] * g[2];
+        int slices = slices(g[1], m);
+        long partial = channelPartials(dy, x, saveMean, g, slices, 1);
+        long coefBytes = 12L * g[1];
+        long coef = memory.allocate(coefBytes);
+        launch("norm", "bn_finalize_backward", g[1], partial, slices, ptr(gamma), ptr(saveInvStd), ptr(dgamma), ptr(dbeta), coef, g[1], m);
+        launch("norm", "bn_backward_apply", x.numel(), ptr(x), ptr(dy), ptr(saveMean), ptr(saveInvStd), coef, ptr(dx), g, (float) m);
+        memory.release(partial, 16L * g[1] * slices);
+        memory.release(coef, coefBytes);
+    }
+
+    // ---- pooling -------------------------------------------------------------------------
+
+    private static int[] poolGeo(PoolShape g) {
+        return new int[] {g.n(), g.c(), g.h(), g.w(), g.kh(), g.kw(), g.stride(), g.pad(), g.p(), g.q()};
+    }
+
+    @Override public void maxPool2d(PoolShape g, Tensor x, Tensor y) {
+        launch("pool", "max_pool_fwd", y.numel(), ptr(x), ptr(y), poolGeo(g));
+    }
+
+    @Override public void maxPool2dBackward(PoolShape g, Tensor x, Tensor y, Tensor dy, Tensor dx) {
+        fill(dx, 0f);
+        launch("pool", "max_pool_bwd", dy.numel(), ptr(x), ptr(y), ptr(dy), ptr(dx), poolGeo(g));
+    }
+
+    @Override public void avgPool2d(PoolShape g, Tensor x, Tensor y) {
+        launch("pool", "avg_pool_fwd", y.numel(), ptr(x), ptr(y), poolGeo(g));
+    }
+
+    @Override public void avgPool2dBackward(PoolShape g, Tensor dy, Tensor dx) {
+        launch("pool", "avg_pool_bwd", dx.numel(), ptr(dy), ptr(dx), poolGeo(g));
+    }
+
+    // ---- softmax and losses over [n, classes] rows ---------------------------------------
+
+    private static int rows(Tensor x) { return x.dim(0); }
+
+    private static int cols(Tensor x) { return (int) (x.numel() / x.dim(0)); }
+
+    @Override public void softmax(Tensor x, Tensor y) {
+        launch("softmax", "softmax_fwd", rows(x), ptr(x), ptr(y), rows(x), cols(x));
+    }
+
+    @Override public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+        launch("softmax", "softmax_bwd", rows(y), ptr(y), ptr(dy), ptr(dx), rows(y), cols(y));
+    }
+
+    @Override public void logSoftmax(Tensor x, Tensor y) {
+        launch("softmax", "log_softmax_fwd", rows(x), ptr(x), ptr(y), rows(x), cols(x));
+    }
+
+    @Override public void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+        launch("softmax", "log_softmax_bwd", rows(y), ptr(y), ptr(dy), ptr(dx), rows(y), cols(y));
+    }
+
+    private static void checkLabels(String op, Tensor logits, Tensor labels) {
+        if (labels.numel() != logits.dim(0))
+            throw new IllegalArgumentException(op + ": labels " + labels.describe() + " do not match the rows of " + logits.describe());
+    }
+
+    @Override public void softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
+        checkLabels("softmaxCrossEntropy", logits, labels);
+        launchBlocks("softmax", "cross_entropy_fwd", 1, 256, ptr(logits), ptr(labels), ptr(probs), ptr(loss), rows(logits), cols(logits));
+    }
+
+    @Override public void softmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
+        launch("softmax", "cross_entropy_bwd", probs.numel(), ptr(probs), ptr(labels), ptr(dloss), ptr(dlogits), rows(probs), cols(probs));
+    }
+
+    @Override public void expectedDistance(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
+        checkLabels("expectedDistance", logits, labels);
+        launchBlocks("softmax", "expected_distance_fwd", 1, 256, ptr(logits), ptr(labels), ptr(probs), ptr(loss), rows(logits), cols(logits));
+    }
+
+    @Override public void expectedDistanceBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
+        launch("softmax", "expected_distance_bwd", rows(probs), ptr(probs), ptr(labels), ptr(dloss), ptr(dlogits), rows(probs), cols(probs));
+    }
+
+    // ---- spatial transformer -------------------------------------------------------------
+
+    private static void checkTheta(Tensor theta, int n, String op) {
+        if (theta.numel() != n * 6L)
+            throw new IllegalArgumentException(op + ": theta " + theta.describe() + " is not [" + n + ", 2, 3]");
+    }
+
+    private static void checkGrid(Tensor x, Tensor grid, Tensor y, String op) {
+        if (x.rank() != 4 || grid.rank() != 4 || grid.dim(3) != 2 || grid.dim(0) != x.dim(0)
+                || y.numel() != (long) x.dim(0) * x.dim(1) * grid.dim(1) * grid.dim(2))
+            throw new IllegalArgumentException(op + ": input " + x.describe() + ", grid " + grid.describe()
+                    + " and output " + y.describe() + " do not agree (want [n,c,h,w], [n,p,q,2], [n,c,p,q])");
+    }
+
+    @Override public void affineGrid(Tensor theta, Tensor grid) {
+        int n = grid.dim(0), h = grid.dim(1), w = grid.dim(2);
+        checkTheta(theta, n, "affineGrid");
+        launch("sampler", "affine_grid_fwd", (long) n * h * w, ptr(theta), ptr(grid), n, h, w);
+    }
+
+    @Override public void affineGridBackward(Tensor dgrid, Tensor dtheta) {
+        int n = dgrid.dim(0), h = dgrid.dim(1), w = dgrid.dim(2);
+        checkTheta(dtheta, n, "affineGridBackward");
+        launchBlocks("sampler", "affine_grid_bwd", n, 256, ptr(dgrid), ptr(dtheta), h, w);
+    }
+
+    @Override public void gridSample(Tensor x, Tensor grid, Tensor y) {
+        checkGrid(x, grid, y, "gridSample");
+        int pq = grid.dim(1) * grid.dim(2);
+        launch("sampler", "grid_sample_fwd", y.numel(), ptr(x), ptr(grid), ptr(y), x.dim(0), x.dim(1), x.dim(2), x.dim(3), pq);
+    }
+
+    @Override public void gridSampleBackward(Tensor x, Tensor grid, Tensor dy, Tensor dx, Tensor dgrid) {
+        checkGrid(x, grid, dy, "gridSampleBackward");
+        if (dx == null && dgrid == null) return;
+        if (dx != null) fill(dx, 0f);
+        int pq = grid.dim(1) * grid.dim(2);
+        launch("sampler", "grid_sample_bwd", (long) x.dim(0) * pq, ptr(x), ptr(grid), ptr(dy), ptrOrNull(dx), ptrOrNull(dgrid),
+                x.dim(0), x.dim(1), x.dim(2), x.dim(3), pq);
+    }
+
+    // ---- dropout -------------------------------------------------------------------------
+
+    @Override public void dropout(Tensor x, float p, long seed, Tensor y) {
+        checkNumel("dropout", x, y);
+        float keepScale = 1f / (1f - p);
+        launch("dropout", "dropout_fwd", x.numel(), ptr(x), ptr(y), x.numel(), p, seed, keepScale);
+    }
+
+    @Override public void dropoutBackward(Tensor dy, float p, long seed, Tensor dx) {
+        dropout(dy, p, seed, dx);
+    }
+
+    // ---- optimisers --------------------------------------------------------------------------
+
+    @Override public void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float weightDecay) {
+        checkNumel("sgdStep", param, grad);
+        checkNumel("sgdStep", param, momentumBuf);
+        launch("optim", "sgd_step", param.numel(), ptr(param), ptr(grad), ptr(momentumBuf), param.numel(), lr, momentum, weightDecay);
+    }
+
+    @Override public void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+                                    float eps, float weightDecay, int step) {
+        checkNumel("adamwStep", param, grad);
+        checkNumel("adamwStep", param, m);
+        checkNumel("adamwStep", param, v);
+        float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
+        float decay = 1f - lr * weightDecay;
+        launch("optim", "adamw_step", param.numel(), ptr(param), ptr(grad), ptr(m), ptr(v), param.numel(), lr, beta1, beta2,
+                eps, decay, bc1, bc2);
+    }
+
+    // ---- data preparation -----------------------------------------------------------------
+
+    /** uint8 HWC images resident in device memory (one cuMemAlloc, freed by close). */
+    final class DeviceImages implements ImageStore {
+        final long address;
+        final long bytes;
+        private final int count, height, width;
+        private boolean closed;
+
+        DeviceImages(long address, long bytes, int count, int height, int width) {
+            this.address = address;
+            this.bytes = bytes;
+            this.count = count;
+            this.height = height;
+            this.width = width;
+        }
+
+        @Override public int count() { return count; }
+
+        @Override public int height() { return height; }
+
+        @Override public int width() { return width; }
+
+        @Override public void close() {
+            if (closed) return;
+            closed = true;
+            synchronize();
+            JCudaDriver.cuMemFree(Driver.ptr(address));
+        }
+    }
+
+    @Override public ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
+        if ((long) count * height * width * 3 != hwc.length)
+            throw new IllegalArgumentException("uploadImages: " + hwc.length + " bytes is not " + count + " x " + height + "x" + width + "x3");
+        ctx.bind();
+        long bytes = hwc.length;
+        jcuda.driver.CUdeviceptr d = new jcuda.driver.CUdeviceptr();
+        int status = JCudaDriver.cuMemAlloc(d, Math.max(1, bytes));
+        if (status == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
+            memory.emptyCache();
+            status = JCudaDriver.cuMemAlloc(d, Math.max(1, bytes));
+        }
+        if (status == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
+            long[] free = new long[1], total = new long[1];
+            JCudaDriver.cuMemGetInfo(free, total);
+            throw new CudaException(String.format("the data set (%d images %dx%d, %.1f MiB) does not fit in GPU memory "
+                    + "(%.1f MiB free of %.1f MiB); store the images smaller or train on fewer", count, height, width,
+                    bytes / 1048576.0, free[0] / 1048576.0, total[0] / 1048576.0));
+        }
+        Driver.check(status, "cuMemAlloc(" + bytes + " bytes of images)");
+        long address = Driver.address(d);
+        // Copy through two pinned 32 MiB chunks on the copy stream, alternating so that filling
+        // one overlaps the transfer of the other.
+        int chunk = 32 << 20;
+        Staging.Slot[] slots = {new Staging.Slot(), new Staging.Slot()};
+        try {
+            for (long off = 0, i = 0; off < bytes; off += chunk, i++) {
+                Staging.Slot s = slots[(int) (i & 1)];
+                if (s.pending) Driver.check(JCudaDriver.cuEventSynchronize(s.done), "cuEventSynchronize(image upload)");
+                int len = (int) Math.min(chunk, bytes - off);
+                Staging.ensure(s, len);
+                s.buffer.clear();
+                s.buffer.put(hwc, (int) off, len);
+                Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(address + off), s.host, len, copyStream), "cuMemcpyHtoDAsync(images)");
+                Staging.recordOn(s, copyStream);
+            }
+            Driver.check(JCudaDriver.cuStreamSynchronize(copyStream), "cuStreamSynchronize(copy)");
+        } finally {
+            for (Staging.Slot s : slots) if (s.host != null) JCudaDriver.cuMemFreeHost(s.host);
+        }
+        return new DeviceImages(address, bytes, count, height, width);
+    }
+
+    @Override public void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, Tensor out) {
+        if (!(images instanceof DeviceImages im))
+            throw new IllegalArgumentException("augmentImages: the images were not uploaded to the CUDA backend (" + images + ")");
+        int oh = spec.outHeight(), ow = spec.outWidth(), h = im.height(), w = im.width();
+        int[] os = out.shape();
+        if (os.length != 4 || os[0] != index.length || os[1] != 3 || os[2] != oh || os[3] != ow)
+            throw new IllegalArgumentException("augmentImages: output " + Arrays.toString(os) + " is not [" + index.length + ", 3, " + oh + ", " + ow + "]");
+        if (oh > h || ow > w)
+            throw new IllegalArgumentException("augmentImages: crop " + oh + "x" + ow + " larger than stored images " + h + "x" + w);
+        for (int idx : index)
+            if (idx < 0 || idx >= im.count()) throw new IndexOutOfBoundsException("augmentImages: image " + idx + " of " + im.count());
+        if (capturing) throw duringCapture("augmentImages (uploads the batch indices)");
+        ctx.bind();
+        // The batch's image indices travel as 4-byte ints through a pinned slot into a pooled block.
+        long idxBytes = 4L * index.length;
+        long idxAddr = memory.allocate(idxBytes);
+        Staging.Slot s = staging.take(idxBytes);
+        s.buffer.asIntBuffer().put(index);
+        Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(idxAddr), s.host, idxBytes, compute), "cuMemcpyHtoDAsync(batch indices)");
+        Staging.recordOn(s, compute);
+        float[] mean = spec.mean(), std = spec.std();
+        int[] g = {im.count(), h, w, oh, ow, index.length, spec.train() ? 1 : 0, bits(spec.jitter()),
+                bits(mean[0]), bits(mean[1]), bits(mean[2]), bits(1f / std[0]), bits(1f / std[1]), bits(1f / std[2])};
+        launch("augment", "augment_batch", (long) index.length * oh * ow, im.address, idxAddr, ptr(out), g, seed);
+        memory.release(idxAddr, idxBytes);  // stream-ordered: the next user of the block runs after this kernel
+    }
+
+    // ---- CUDA graphs ---------------------------------------------------------------------------
+
+    /**
+     * Records everything {@code work} queues on the compute stream into a CUDA graph instead of
+     * running it, and returns the graph ready to replay. Replays run the very same kernels on
+     * the very same addresses with the same scalar arguments, so {@code work} must allocate
+     * nothing that is released before replays end and must not download; warm it up once
+     * outside capture (cuDNN's algorithm search cannot be captured).
+     */
+    public Graph capture(Runnable work) {
+        ctx.bind();
+        synchronize();
+        Driver.check(JCudaDriver.cuStreamBeginCapture(compute, 2 /* CU_STREAM_CAPTURE_MODE_RELAXED */), "cuStreamBeginCapture");
+        CUgraph graph = new CUgraph();
+        capturing = true;
+        try {
+            work.run();
+        } catch (RuntimeException | Error e) {
+            capturing = false;
+            JCudaDriver.cuStreamEndCapture(compute, graph);  // leave capture mode; the work's error is the one to report
+            throw e;
+        }
+        capturing = false;
+        Driver.check(JCudaDriver.cuStreamEndCapture(compute, graph), "cuStreamEndCapture (an op in the captured work was not capturable)");
+        CUgraphExec exec = new CUgraphExec();
+        Driver.check(JCudaDriver.cuGraphInstantiate(exec, graph, 0), "cuGraphInstantiate");
+        return new Graph(exec);
+    }
+
+    /** A captured, instantiated CUDA graph. */
+    public final class Graph {
+        private final CUgraphExec exec;
+
+        Graph(CUgraphExec exec) { this.exec = exec; }
+
+        /** Queues one replay on the compute stream (one launch for the whole captured sequence). */
+        public void replay() {
+            ctx.bind();
+            Driver.check(JCudaDriver.cuGraphLaunch(exec, compute), "cuGraphLaunch");
+        }
     }
 }

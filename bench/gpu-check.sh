@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# The whole GPU check in one call, on a CUDA machine, building nothing (run bench/make-dist.sh
+# first, here, and carry dist/): GPU, driver and libraries found; the CUDA-vs-CPU tests;
+# training steps of the ensemble on synthetic data; the throughput benchmark against PyTorch
+# eager on the same card; one summary table. Every stage has a time limit: under 8 minutes.
+#   bash bench/gpu-check.sh            logs go to ${OUT:-./gpu-logs}
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+logs=${OUT:-$root/gpu-logs}
+mkdir -p "$logs"
+# The device tool returns at most 8 files: gpu-check.log, gpu-check-summary.txt, 4 JSON results
+# and up to 2 JVM crash logs; everything else goes to a scratch folder.
+scratch=$(mktemp -d)
+exec > >(tee "$logs/gpu-check.log") 2>&1
+start=$(date +%s)
+stage() { echo; echo "=== [$(( $(date +%s) - start ))s] $*"; }
+torch_python=${TORCH_PYTHON:-/opt/torch/.venv/bin/python3}
+[[ -x "$torch_python" ]] || torch_python=$(command -v python3 || true)
+
+stage "GPU and driver"
+nvidia-smi || echo "nvidia-smi failed"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
+ls -l /usr/lib/x86_64-linux-gnu/libcuda.so* /usr/local/nvidia/lib64/libcuda.so* 2>/dev/null | head -4
+command -v nvcc >/dev/null && nvcc --version | tail -2
+
+stage "CUDA libraries (system folders and Python wheels' nvidia/*/lib)"
+libdirs=()
+for d in /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu /usr/local/nvidia/lib64 \
+         /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
+         /usr/lib/python3*/dist-packages/nvidia/*/lib /usr/local/lib/python3*/site-packages/nvidia/*/lib \
+         "$HOME"/.local/lib/python3*/site-packages/nvidia/*/lib; do
+  [[ -d "$d" ]] || continue
+  if compgen -G "$d/libcublas.so.*" >/dev/null || compgen -G "$d/libcudnn.so.*" >/dev/null || compgen -G "$d/libcublasLt.so.*" >/dev/null; then
+    libdirs+=("$d")
+    ls "$d" | grep -E '^lib(cublas|cublasLt|cudnn)\.so\.[0-9]+' | sed "s|^|  $d/|"
+  fi
+done
+if ((${#libdirs[@]})); then
+  joined=$(IFS=:; echo "${libdirs[*]}")
+  export ATTNFACE_CUDA_LIBS=$joined
+  export LD_LIBRARY_PATH=$joined${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+  echo "ATTNFACE_CUDA_LIBS=$ATTNFACE_CUDA_LIBS"
+else
+  echo "no cuBLAS/cuDNN found in the usual folders; the backend will print its own search"
+fi
+[[ -n "$torch_python" ]] && timeout 60 "$torch_python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))' 2>&1 | tail -1
+
+stage "Java"
+java=""
+if command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(2[5-9]|[3-9][0-9])'; then
+  java=$(command -v java)
+elif [[ -x dist/jre/bin/java ]]; then
+  java=dist/jre/bin/java
+elif [[ -f dist/jre.tgz ]]; then
+  mkdir -p /tmp/attnface-jre && tar xzf dist/jre.tgz -C /tmp/attnface-jre && java=/tmp/attnface-jre/jre/bin/java
+  echo "bundled runtime: dist/jre.tgz $(du -h dist/jre.tgz | cut -f1) packed, $(du -sh /tmp/attnface-jre/jre | cut -f1) unpacked"
+fi
+if [[ -z "$java" ]]; then
+  echo "no Java 25 runtime: no java >= 25 on PATH and no dist/jre.tgz (run bench/make-dist.sh and carry dist)"; exit 1
+fi
+"$java" -version 2>&1 | head -1
+jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g)
+
+stage "CUDA-vs-CPU tests (GpuTestMain)"
+if compgen -G "dist/lib/*.jar" >/dev/null; then
+  timeout 100 "$java" "${jflags[@]}" -cp "dist/lib/*" org.attnface.engine.backend.cuda.GpuTestMain 2>&1 | tee "$scratch/gpu-tests.log" | grep -v '^\s*at ' 
+  echo "tests exit status: ${PIPESTATUS[0]}"
+else
+  echo "dist/lib missing: run bench/make-dist.sh here and carry dist"
+fi
+
+cli=dist/attnface.jar
+if [[ ! -f $cli ]]; then
+  echo "dist/attnface.jar missing (the trainer's shaded jar): skipping the training and benchmark stages"
+else
+  attnface() { "$java" "${jflags[@]}" -jar "$cli" "$@"; }
+  stage "Training steps of the ensemble on synthetic data (cuda, batch 64, 2 warm-up + 2x5 timed steps)"
+  timeout 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --model ensemble --mode train --batch 64 --image-size 64 \
+      --warmup 2 --reps 2 --steps-per-rep 5 2>&1 | tail -15
+  echo "exit status: ${PIPESTATUS[0]}"
+
+  stage "attnface throughput, fp32 (batch 256, 64x64, train)"
+  timeout 80 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model attn,resnet --mode train \
+      --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/attnface-fp32.json" 2>&1 | tail -12
+  echo "exit status: ${PIPESTATUS[0]}"
+  stage "attnface throughput, tf32 (ATTNFACE_TF32=1: cuDNN and cuBLAS may use TF32 tensor cores)"
+  ATTNFACE_TF32=1 timeout 60 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model attn,resnet --mode train \
+      --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/attnface-tf32.json" 2>&1 | tail -12
+  echo "exit status: ${PIPESTATUS[0]}"
+  stage "Per-op profile of 2 ResNet training steps (cuda, fp32, batch 256; the profiler waits for each op)"
+  timeout 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model resnet --mode train \
+      --warmup 2 --reps 1 --steps-per-rep 2 --profile --profile-dir "$scratch/profile" >/dev/null 2>&1
+  echo "exit status: $?"
+  for f in "$scratch"/profile/*/profile.txt; do [[ -f $f ]] && { echo "$f"; head -45 "$f"; }; done
+fi
+
+if [[ -n "$torch_python" && -f bench/reference/bench_torch.py ]]; then
+  for prec in fp32 tf32; do
+    stage "PyTorch eager reference, $prec"
+    PYTHONUNBUFFERED=1 timeout 55 "$torch_python" bench/reference/bench_torch.py --device cuda --batch 256 --image-size 64 \
+        --model attn,resnet --mode train --precision $prec --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/torch-$prec.json" 2>&1 | tail -8
+    echo "exit status: ${PIPESTATUS[0]}"
+  done
+else
+  echo "no PyTorch python or bench/reference/bench_torch.py: no reference numbers"
+fi
+
+stage "Summary"
+"${torch_python:-python3}" - "$logs" <<'PY' | tee "$logs/gpu-check-summary.txt"
+import json, os, sys
+logs = sys.argv[1]
+def load(name):
+    try:
+        with open(os.path.join(logs, name)) as f:
+            return {(r["model"], r["batch"], r["mode"]): r["imagesPerSecond"]["median"] for r in json.load(f)["results"]}
+    except Exception as e:
+        return {}
+print(f"{'model':8s} {'batch':>5s} {'precision':9s} {'attnface img/s':>15s} {'PyTorch img/s':>14s} {'ratio':>6s}")
+for prec in ("fp32", "tf32"):
+    a, t = load(f"attnface-{prec}.json"), load(f"torch-{prec}.json")
+    for key in sorted(set(a) | set(t)):
+        av, tv = a.get(key), t.get(key)
+        ratio = f"{av / tv:6.2f}" if av and tv else "     -"
+        fa = f"{av:15.1f}" if av else f"{'-':>15s}"
+        ft = f"{tv:14.1f}" if tv else f"{'-':>14s}"
+        print(f"{key[0]:8s} {key[1]:5d} {prec:9s} {fa} {ft} {ratio}")
+PY
+grep -h "GPU tests:" "$scratch/gpu-tests.log" 2>/dev/null
+for f in $(ls hs_err_pid*.log 2>/dev/null | head -2); do cp "$f" "$logs/"; echo "JVM crash log: $f (copied to $logs)"; done
+echo "gpu-check finished in $(( $(date +%s) - start ))s; logs in $logs"

@@ -1,0 +1,135 @@
+package org.attnface.engine.backend.cuda;
+
+import static java.lang.foreign.ValueLayout.ADDRESS;
+import static java.lang.foreign.ValueLayout.JAVA_FLOAT;
+import static java.lang.foreign.ValueLayout.JAVA_INT;
+import static java.lang.foreign.ValueLayout.JAVA_LONG;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.invoke.MethodHandle;
+import java.util.List;
+
+/**
+ * cuBLAS through java.lang.foreign (JCublas 12.6 links libcublas.so.12 with versioned symbols
+ * and cannot load on CUDA 13). Device pointers and handles travel as 64-bit integers, which the
+ * x86-64 calling convention passes exactly like pointers. Row-major products are computed as
+ * the column-major product of the transposes: C^T = op(B)^T op(A)^T.
+ */
+final class Cublas {
+    static final int OP_N = 0, OP_T = 1;
+    static final int DEFAULT_MATH = 0, TF32_TENSOR_OP_MATH = 3;
+
+    final String library;
+    private final MethodHandle create, setStream, setMathMode, sgemm, sgemmStridedBatched, statusName, getVersion;
+    private final long handle;
+    /** Host memory for alpha and beta (pointer mode host): cuBLAS reads them before the call returns. */
+    private final MemorySegment alphaBeta = Arena.global().allocate(8, 8);
+    private int mathMode = -1;
+
+    Cublas(long stream) {
+        NativeLibs.Loaded lib = NativeLibs.open("cuBLAS", List.of("libcublas.so.13", "libcublas.so.12"), List.of("libcublasLt"));
+        library = lib.file().toString();
+        Linker linker = Linker.nativeLinker();
+        java.util.function.BiFunction<String, FunctionDescriptor, MethodHandle> bind = (name, fd) ->
+                linker.downcallHandle(lib.lookup().find(name).orElseThrow(() ->
+                        new CudaException(library + " has no symbol " + name)), fd);
+        create = bind.apply("cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        setStream = bind.apply("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+        setMathMode = bind.apply("cublasSetMathMode", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+        statusName = lib.lookup().find("cublasGetStatusName")
+                .map(sym -> linker.downcallHandle(sym, FunctionDescriptor.of(ADDRESS, JAVA_INT))).orElse(null);
+        getVersion = bind.apply("cublasGetVersion_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+        sgemm = bind.apply("cublasSgemm_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
+        sgemmStridedBatched = bind.apply("cublasSgemmStridedBatched", FunctionDescriptor.of(JAVA_INT, JAVA_LONG,
+                JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG,
+                JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment h = a.allocate(ADDRESS);
+            check("cublasCreate_v2", (int) create.invokeExact(h));
+            handle = h.get(JAVA_LONG, 0);
+            check("cublasSetStream_v2", (int) setStream.invokeExact(handle, stream));
+        } catch (CudaException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CudaException("cuBLAS initialisation failed in " + library, t);
+        }
+    }
+
+    String version() {
+        try (Arena a = Arena.ofConfined()) {
+            MemorySegment v = a.allocate(JAVA_INT);
+            check("cublasGetVersion_v2", (int) getVersion.invokeExact(handle, v));
+            int n = v.get(JAVA_INT, 0);
+            return (n / 10000) + "." + (n / 100 % 100) + "." + (n % 100);
+        } catch (CudaException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CudaException("cublasGetVersion_v2", t);
+        }
+    }
+
+    /** TF32 tensor cores for float GEMMs (about 8x the FP32 rate on Hopper, 10-bit mantissa inputs) or plain FP32. */
+    void setTf32(boolean tf32) {
+        int mode = tf32 ? TF32_TENSOR_OP_MATH : DEFAULT_MATH;
+        if (mode == mathMode) return;
+        try {
+            check("cublasSetMathMode", (int) setMathMode.invokeExact(handle, mode));
+        } catch (CudaException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new CudaException("cublasSetMathMode", t);
+        }
+        mathMode = mode;
+    }
+
+    /** Row-major C[m,n] = alpha op(A) op(B) + beta C on device addresses. */
+    void gemmRowMajor(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, long b, float beta, long c) {
+        // cuBLAS wants every leading dimension >= 1, also for empty products.
+        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n);
+        alphaBeta.set(JAVA_FLOAT, 0, alpha);
+        alphaBeta.set(JAVA_FLOAT, 4, beta);
+        long ab = alphaBeta.address();
+        int status;
+        try {
+            status = (int) sgemm.invokeExact(handle, transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k,
+                    ab, b, ldb, a, lda, ab + 4, c, Math.max(1, n));
+        } catch (Throwable t) {
+            throw new CudaException("cublasSgemm_v2", t);
+        }
+        if (status != 0) check("cublasSgemm_v2 (row-major m=" + m + " n=" + n + " k=" + k + ", transA=" + transA + ", transB=" + transB + ")", status);
+    }
+
+    /** batch independent row-major products; A, B, C of batch i start strideA/B/C floats after those of i-1. */
+    void gemmStridedBatchedRowMajor(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, long strideA,
+                                    long b, long strideB, float beta, long c, long strideC, int batch) {
+        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n);
+        alphaBeta.set(JAVA_FLOAT, 0, alpha);
+        alphaBeta.set(JAVA_FLOAT, 4, beta);
+        long ab = alphaBeta.address();
+        int status;
+        try {
+            status = (int) sgemmStridedBatched.invokeExact(handle, transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k,
+                    ab, b, ldb, strideB, a, lda, strideA, ab + 4, c, Math.max(1, n), strideC, batch);
+        } catch (Throwable t) {
+            throw new CudaException("cublasSgemmStridedBatched", t);
+        }
+        if (status != 0) check("cublasSgemmStridedBatched (m=" + m + " n=" + n + " k=" + k + " batch=" + batch + ")", status);
+    }
+
+    private void check(String call, int status) {
+        if (status == 0) return;
+        String name;
+        try {
+            if (statusName == null) throw new IllegalStateException("no cublasGetStatusName");
+            MemorySegment s = (MemorySegment) statusName.invokeExact(status);
+            name = s.reinterpret(256).getString(0);
+        } catch (Throwable t) {
+            name = "status " + status;
+        }
+        throw new CudaException(call + " failed: " + name + " (" + status + ")");
+    }
+}

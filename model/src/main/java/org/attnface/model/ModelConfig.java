@@ -1,0 +1,138 @@
+package org.attnface.model;
+
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Everything that fixes a network's shape and behaviour. It is saved in every checkpoint's
+ * metadata ({@link #toMetadata()}), so a checkpoint can rebuild its network and refuse to load
+ * into another one ({@link #checkCompatible}).
+ *
+ * @param arch          "attn", "resnet" or "ensemble" (both, averaged)
+ * @param imageSize     square input side in pixels (64 for the reference configurations)
+ * @param buckets       the age-bucket scheme (number of age classes)
+ * @param resnetDepth   10, 18 or 34 (BasicBlock ResNets)
+ * @param resnetWidth   channels of the ResNet's first stage (64 in torchvision; stages double it)
+ * @param attention     attn only: false skips the spatial transformer, the trunk sees the raw image (RQ1)
+ * @param feedGender    the age head sees the gender probabilities besides the features (RQ3)
+ * @param detachGender  the gender probabilities fed to the age head carry no gradient back
+ * @param dropout       attn only: dropout before the trunk's linear layer (0.5 in MODELS.md)
+ */
+public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth,
+                          boolean attention, boolean feedGender, boolean detachGender, float dropout) {
+
+    public static final List<String> ARCHS = List.of("attn", "resnet", "ensemble");
+
+    /** The smallest input the attn network's four unpadded convolutions and pools accept with a non-empty map. */
+    public static final int MIN_IMAGE_SIZE = 24;
+
+    public ModelConfig {
+        if (!ARCHS.contains(arch))
+            throw new IllegalArgumentException("unknown model '" + arch + "': choose one of " + ARCHS);
+        if (imageSize < MIN_IMAGE_SIZE)
+            throw new IllegalArgumentException("image size " + imageSize + " is too small: at least " + MIN_IMAGE_SIZE + " pixels");
+        if (buckets == null) throw new IllegalArgumentException("age buckets missing");
+        if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34)
+            throw new IllegalArgumentException("ResNet depth " + resnetDepth + " is not supported: choose 10, 18 or 34");
+        if (resnetWidth < 1) throw new IllegalArgumentException("ResNet width must be positive, got " + resnetWidth);
+        if (!(dropout >= 0f && dropout < 1f)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + dropout);
+    }
+
+    /** MODELS.md's reference configuration: decades to 70+, ResNet-18 of width 64, attention on, gender fed (not detached), dropout 0.5. */
+    public static ModelConfig defaults(String arch, int imageSize) {
+        return new ModelConfig(arch, imageSize, AgeBuckets.decades(), 18, 64, true, true, false, 0.5f);
+    }
+
+    /** The same configuration for another architecture (the ensemble builds its two networks with it). */
+    public ModelConfig withArch(String a) {
+        return new ModelConfig(a, imageSize, buckets, resnetDepth, resnetWidth, attention, feedGender, detachGender, dropout);
+    }
+
+    /** String metadata for a safetensors header; keys start with "model.". */
+    public Map<String, String> toMetadata() {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("model.arch", arch);
+        m.put("model.image_size", Integer.toString(imageSize));
+        m.put("model.age_buckets", buckets.spec());
+        m.put("model.resnet_depth", Integer.toString(resnetDepth));
+        m.put("model.resnet_width", Integer.toString(resnetWidth));
+        m.put("model.attention", Boolean.toString(attention));
+        m.put("model.feed_gender", Boolean.toString(feedGender));
+        m.put("model.detach_gender", Boolean.toString(detachGender));
+        m.put("model.dropout", Float.toString(dropout));
+        return m;
+    }
+
+    /** The inverse of {@link #toMetadata()}; other keys are ignored, a missing or malformed one is an error naming it. */
+    public static ModelConfig fromMetadata(Map<String, String> m) {
+        return new ModelConfig(
+                get(m, "model.arch"),
+                intOf(m, "model.image_size"),
+                AgeBuckets.parse(get(m, "model.age_buckets")),
+                intOf(m, "model.resnet_depth"),
+                intOf(m, "model.resnet_width"),
+                boolOf(m, "model.attention"),
+                boolOf(m, "model.feed_gender"),
+                boolOf(m, "model.detach_gender"),
+                floatOf(m, "model.dropout"));
+    }
+
+    /**
+     * Refuses to use this configuration's weights (a checkpoint's) for the {@code asked}
+     * network when any field that shapes the weights or the meaning of the outputs differs:
+     * the message names the field and both values. detachGender and dropout only change
+     * training and are not compared.
+     */
+    public void checkCompatible(ModelConfig asked) {
+        if (!arch.equals(asked.arch))
+            throw new IllegalArgumentException("checkpoint is for model '" + arch + "' but '" + asked.arch + "' was asked");
+        if (!buckets.equals(asked.buckets))
+            throw new IllegalArgumentException("checkpoint uses age buckets " + buckets.spec() + " but " + asked.buckets.spec() + " was asked");
+        if (imageSize != asked.imageSize)
+            throw new IllegalArgumentException("checkpoint is for " + imageSize + "x" + imageSize + " images but "
+                    + asked.imageSize + "x" + asked.imageSize + " was asked");
+        boolean hasResnet = !arch.equals("attn"), hasAttn = !arch.equals("resnet");
+        if (hasResnet && resnetDepth != asked.resnetDepth)
+            throw new IllegalArgumentException("checkpoint is a ResNet-" + resnetDepth + " but ResNet-" + asked.resnetDepth + " was asked");
+        if (hasResnet && resnetWidth != asked.resnetWidth)
+            throw new IllegalArgumentException("checkpoint has ResNet width " + resnetWidth + " but width " + asked.resnetWidth + " was asked");
+        if (hasAttn && attention != asked.attention)
+            throw new IllegalArgumentException("checkpoint was trained with attention " + (attention ? "on" : "off")
+                    + " but attention " + (asked.attention ? "on" : "off") + " was asked");
+        if (feedGender != asked.feedGender)
+            throw new IllegalArgumentException("checkpoint " + (feedGender ? "feeds" : "does not feed")
+                    + " gender probabilities to the age head (feedGender " + feedGender + ") but feedGender " + asked.feedGender + " was asked");
+    }
+
+    private static String get(Map<String, String> m, String key) {
+        String v = m.get(key);
+        if (v == null) throw new IllegalArgumentException("model metadata lacks '" + key + "' (is this an attnface checkpoint?)");
+        return v;
+    }
+
+    private static int intOf(Map<String, String> m, String key) {
+        String v = get(m, key);
+        try {
+            return Integer.parseInt(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("model metadata '" + key + "' = '" + v + "' is not an integer");
+        }
+    }
+
+    private static float floatOf(Map<String, String> m, String key) {
+        String v = get(m, key);
+        try {
+            return Float.parseFloat(v.trim());
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("model metadata '" + key + "' = '" + v + "' is not a number");
+        }
+    }
+
+    private static boolean boolOf(Map<String, String> m, String key) {
+        String v = get(m, key).trim();
+        if (v.equals("true")) return true;
+        if (v.equals("false")) return false;
+        throw new IllegalArgumentException("model metadata '" + key + "' = '" + v + "' is not true or false");
+    }
+}

@@ -1,0 +1,49 @@
+package org.attnface.model.ensemble;
+
+import org.attnface.engine.Device;
+import org.attnface.engine.Tensor;
+import org.attnface.engine.ops.Ops;
+import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Explanation;
+import org.attnface.model.LossWeights;
+import org.attnface.model.Losses;
+import org.attnface.model.ModelConfig;
+import org.attnface.model.MultiTaskLoss;
+import org.attnface.model.Prediction;
+import org.attnface.model.attn.AttnCnn;
+import org.attnface.model.resnet.ResNet;
+
+/**
+ * The attn network and the ResNet on the same input ("attn." and "resnet." names). Trained
+ * jointly: the loss is the sum of the two networks' losses, which gives each network the
+ * gradient it would get alone. Predicted probabilities are the averages of the two
+ * networks' softmax outputs, per task.
+ */
+public final class Ensemble extends AgeGenderModel {
+    public final AttnCnn attn;
+    public final ResNet resnet;
+
+    public Ensemble(ModelConfig config, Device device) {
+        super(config);
+        attn = child("attn", new AttnCnn(config.withArch("attn"), device));
+        resnet = child("resnet", new ResNet(config.withArch("resnet"), device));
+    }
+
+    @Override public Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, LossWeights w) {
+        checkImages("loss", images);
+        checkLabels("loss", images, genderLabels, ageBucketLabels);
+        return MultiTaskLoss.sum(attn.loss(images, genderLabels, ageBucketLabels, w),
+                resnet.loss(images, genderLabels, ageBucketLabels, w));
+    }
+
+    @Override protected Prediction probabilities(Tensor images) {
+        Prediction a = attn.predict(images), r = resnet.predict(images);
+        return new Prediction(Ops.scale(Ops.add(a.genderProbs(), r.genderProbs()), 0.5f),
+                Ops.scale(Ops.add(a.ageProbs(), r.ageProbs()), 0.5f));
+    }
+
+    /** The attn network's explanation (it has the attention transform to show); the ResNet's is {@code resnet.explain}. */
+    @Override public Explanation explain(Tensor image) {
+        return attn.explain(image);
+    }
+}

@@ -1,0 +1,209 @@
+package org.attnface.trainer.bench;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.attnface.engine.Device;
+import org.attnface.engine.backend.Backends;
+import org.attnface.engine.backend.cuda.CudaBackend;
+import org.attnface.engine.io.AtomicFile;
+import org.attnface.engine.io.Json;
+import org.attnface.model.ModelConfig;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code attnface bench}: training and inference images/s of the models on synthetic data
+ * (no data set needed), median/min/max over timed repetitions, a table and JSON; with
+ * {@code --profile}, the per-op table of one step and its Chrome trace.
+ */
+@Command(name = "bench", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Training and inference throughput (images/s) on synthetic inputs; needs no data set.",
+                "Training step: forward + loss (gender CE + age CE) + backward + SGD(lr 0.01, momentum 0.9).",
+                "Inference: eval mode, no gradients, predicted probabilities.",
+                "Input: one batch of standard-normal images and random labels, reused every step",
+                "(as bench/reference/bench_torch.py does, so the two compare one to one)."})
+public final class BenchCommand implements Callable<Integer> {
+
+    @Spec CommandSpec spec;
+
+    @Option(names = "--model", split = ",", defaultValue = "attn,resnet,ensemble",
+            description = "models, comma-separated: attn, resnet, ensemble (default: ${DEFAULT-VALUE})")
+    List<String> models;
+
+    @Option(names = "--batch", split = ",", defaultValue = "64", description = "batch sizes, comma-separated (default: ${DEFAULT-VALUE})")
+    List<Integer> batches;
+
+    @Option(names = "--image-size", split = ",", defaultValue = "64", description = "square image sizes, comma-separated (default: ${DEFAULT-VALUE})")
+    List<Integer> imageSizes;
+
+    @Option(names = "--mode", split = ",", defaultValue = "train,infer", description = "train, infer or both (default: ${DEFAULT-VALUE})")
+    List<String> modes;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--precision",
+            description = "fp32, or tf32 on CUDA (TF32 tensor cores in cuDNN/cuBLAS); default fp32, on CUDA tf32 when ATTNFACE_TF32=1")
+    String precision;
+
+    @Option(names = "--warmup", defaultValue = "3", description = "untimed steps before timing (default: ${DEFAULT-VALUE})")
+    int warmup;
+
+    @Option(names = "--reps", defaultValue = "5", description = "timed repetitions; median, min and max are over these (default: ${DEFAULT-VALUE})")
+    int reps;
+
+    @Option(names = "--steps-per-rep", defaultValue = "5", description = "steps in one timed repetition (default: ${DEFAULT-VALUE})")
+    int stepsPerRep;
+
+    @Option(names = "--threads", description = "CPU threads (default: ATTNFACE_THREADS, else all cores)")
+    Integer threads;
+
+    @Option(names = "--seed", defaultValue = "1", description = "seed of the weights and the synthetic batch (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--json", description = "also write the results as JSON to this file")
+    Path json;
+
+    @Option(names = "--profile", description = "after timing, profile 3 steps of each configuration: per-op table and trace.json")
+    boolean profile;
+
+    @Option(names = "--profile-dir", defaultValue = "runs/profile",
+            description = "where --profile writes <model>-<mode>-b<batch>-s<size>/{profile.txt,trace.json} (default: ${DEFAULT-VALUE})")
+    Path profileDir;
+
+    @Override
+    public Integer call() throws Exception {
+        Device dev = checkOptions();
+        if (threads != null) Backends.setCpuThreads(threads);
+        PrintWriter out = spec.commandLine().getOut();
+        String backend = Backends.of(dev).describe();
+        out.printf("attnface bench on %s (%s), %s, warm-up %d, %d reps x %d steps%n",
+                backend, machine(dev), precision, warmup, reps, stepsPerRep);
+        out.println("input: one batch of standard-normal images and random labels, reused every step");
+        out.println(header());
+        out.flush();
+        List<BenchResult> results = new ArrayList<>();
+        for (String model : models) {
+            for (int size : imageSizes) {
+                double gflop = Throughput.forwardGflopPerImage(model, size, dev, seed);
+                for (int batch : batches) {
+                    for (String mode : modes) {
+                        Throughput t = new Throughput(model, mode, batch, size, dev, seed);
+                        BenchResult r = new BenchResult(model, mode, batch, size, precision, warmup, reps, stepsPerRep,
+                                t.measure(warmup, reps, stepsPerRep), gflop);
+                        results.add(r);
+                        out.println(row(r));
+                        out.flush();
+                        if (profile) {
+                            out.print(t.profile(3, profileDir.resolve(model + "-" + mode + "-b" + batch + "-s" + size)));
+                            out.println();
+                            out.println(header());
+                            out.flush();
+                        }
+                    }
+                }
+            }
+        }
+        if (json != null) {
+            AtomicFile.writeString(json, Json.write(report(dev, backend, results)) + "\n");
+            out.println("results written to " + json);
+        }
+        out.flush();
+        return 0;
+    }
+
+    private Device checkOptions() {
+        for (String m : models)
+            if (!ModelConfig.ARCHS.contains(m)) throw bad("unknown model '" + m + "' (attn, resnet, ensemble)");
+        for (String m : modes)
+            if (!m.equals("train") && !m.equals("infer")) throw bad("unknown mode '" + m + "' (train, infer)");
+        for (int b : batches) if (b < 1) throw bad("--batch must be >= 1, got " + b);
+        for (int s : imageSizes)
+            if (s < ModelConfig.MIN_IMAGE_SIZE) throw bad("--image-size must be >= " + ModelConfig.MIN_IMAGE_SIZE + ", got " + s);
+        if (warmup < 0) throw bad("--warmup must be >= 0, got " + warmup);
+        if (reps < 1) throw bad("--reps must be >= 1, got " + reps);
+        if (stepsPerRep < 1) throw bad("--steps-per-rep must be >= 1, got " + stepsPerRep);
+        if (threads != null && threads < 1) throw bad("--threads must be >= 1, got " + threads);
+        Device dev = switch (device.toLowerCase(Locale.ROOT)) {
+            case "cpu" -> Device.CPU;
+            case "cuda", "gpu" -> Device.CUDA;
+            default -> throw bad("unknown device '" + device + "' (cpu, cuda)");
+        };
+        String p = precision == null ? "fp32" : precision.toLowerCase(Locale.ROOT);
+        if (!p.equals("fp32") && !p.equals("tf32"))
+            throw bad("unsupported precision '" + precision + "': fp32, or tf32 on CUDA");
+        if (p.equals("tf32") && dev == Device.CPU) throw bad("--precision tf32 needs --device cuda (the CPU computes in fp32)");
+        if (dev == Device.CUDA && !Backends.cudaAvailable())
+            throw bad("--device cuda: no usable NVIDIA GPU, driver or CUDA libraries were found on this machine");
+        if (dev == Device.CUDA && Backends.raw(Device.CUDA) instanceof CudaBackend cuda) {
+            if (precision != null) cuda.setTf32(p.equals("tf32"));
+            p = cuda.tf32() ? "tf32" : "fp32";
+        }
+        precision = p;   // the precision actually used, for the table and the JSON
+        return dev;
+    }
+
+    private ParameterException bad(String message) {
+        return new ParameterException(spec.commandLine(), "bench: " + message);
+    }
+
+    static String header() {
+        return String.format(Locale.ROOT, "%-9s %-6s %5s %5s %13s %9s %9s %9s %9s",
+                "model", "mode", "batch", "size", "img/s median", "min", "max", "ms/step", "GFLOP/s");
+    }
+
+    static String row(BenchResult r) {
+        return String.format(Locale.ROOT, "%-9s %-6s %5d %5d %13.1f %9.1f %9.1f %9.2f %9.1f",
+                r.model(), r.mode(), r.batch(), r.imageSize(), r.median(), r.min(), r.max(),
+                1000.0 * r.batch() / r.median(), r.achievedGflops());
+    }
+
+    private Map<String, Object> report(Device dev, String backend, List<BenchResult> results) {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("engine", "attnface");
+        m.put("version", version());
+        m.put("device", dev.name().toLowerCase(Locale.ROOT));
+        m.put("deviceName", machine(dev));
+        m.put("backend", backend);
+        m.put("threads", Backends.cpuThreads());
+        m.put("precision", precision);
+        m.put("date", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+        m.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
+        m.put("input", "one batch of standard-normal images and random labels, reused every step");
+        List<Object> list = new ArrayList<>();
+        for (BenchResult r : results) list.add(r.toJson());
+        m.put("results", list);
+        return m;
+    }
+
+    private static String version() {
+        String v = BenchCommand.class.getPackage().getImplementationVersion();
+        return v == null ? "dev" : v;
+    }
+
+    /** The CPU model name from /proc/cpuinfo (Linux), or the backend's own description on a GPU. */
+    static String machine(Device dev) {
+        if (dev != Device.CPU) return Backends.of(dev).describe();
+        try {
+            for (String line : java.nio.file.Files.readAllLines(Path.of("/proc/cpuinfo")))
+                if (line.startsWith("model name")) return line.substring(line.indexOf(':') + 1).trim();
+        } catch (java.io.IOException | RuntimeException e) {
+            // not Linux: fall through
+        }
+        return System.getProperty("os.arch") + ", " + Runtime.getRuntime().availableProcessors() + " processors";
+    }
+}

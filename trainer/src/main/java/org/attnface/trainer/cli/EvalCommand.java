@@ -1,0 +1,109 @@
+package org.attnface.trainer.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+import org.attnface.engine.Device;
+import org.attnface.engine.backend.Backends;
+import org.attnface.engine.io.AtomicFile;
+import org.attnface.engine.io.Json;
+import org.attnface.trainer.data.Batches;
+import org.attnface.trainer.data.FaceCache;
+import org.attnface.trainer.data.FaceFolder;
+import org.attnface.trainer.data.FaceSet;
+import org.attnface.trainer.data.Split;
+import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.report.Charts;
+import org.attnface.trainer.train.Trainer;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Evaluates a checkpoint: gender accuracy, age-bucket accuracy, AABD, age MAE, confusion matrix,",
+                "per-bucket and per-race tables (Markdown + JSON) and report PNGs. Uses the run's test split when the",
+                "checkpoint's folder has split.json, else every image in --data."})
+public final class EvalCommand implements Callable<Integer> {
+    @Option(names = "--data", required = true, description = "UTKFace folder")
+    Path data;
+
+    @Option(names = "--checkpoint", required = true, description = "a .safetensors checkpoint written by train")
+    Path checkpoint;
+
+    @Option(names = "--model", description = "refuse the checkpoint unless it is this model (attn, resnet, ensemble)")
+    String expectArch;
+
+    @Option(names = "--buckets", description = "refuse the checkpoint unless it uses these age buckets (e.g. 0,10,20,30,40,50,60,70)")
+    String expectBuckets;
+
+    @Option(names = "--split", defaultValue = "test", description = "test, val or all (default: ${DEFAULT-VALUE}; all when there is no split.json)")
+    String part;
+
+    @Option(names = "--out", description = "report folder (default: eval-<checkpoint name> beside the checkpoint)")
+    Path out;
+
+    @Option(names = "--limit", defaultValue = "0", description = "without a split.json: use only N images")
+    int limit;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--threads", description = "CPU threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--batch", defaultValue = "256", description = "evaluation batch size (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
+    Path cacheDir;
+
+    @Override public Integer call() throws Exception {
+        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        if (d == null) return Main.EXIT_NO_DEVICE;
+        Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
+        Path runDir = checkpoint.toAbsolutePath().getParent();
+        Path splitFile = runDir.resolve("split.json");
+        boolean useSplit = Files.exists(splitFile) && !part.equals("all");
+        int dataLimit = useSplit && inf.trainConfig() != null ? inf.trainConfig().limit() : limit;
+        FaceSet set = FaceFolder.load(new FaceFolder.Request(data, inf.cacheSize(), dataLimit,
+                cacheDir != null ? cacheDir : FaceCache.defaultDir(), Backends.cpuThreads()), System.out);
+        int[] idx;
+        String title;
+        if (useSplit) {
+            Split s = Split.load(splitFile);
+            idx = switch (part) {
+                case "test" -> Split.indices(set, s.test(), "test");
+                case "val" -> Split.indices(set, s.val(), "validation");
+                default -> throw new IllegalArgumentException("--split must be test, val or all, not '" + part + "'");
+            };
+            title = part + " split of " + runDir.getFileName() + " (" + idx.length + " images)";
+        } else {
+            idx = new int[set.count()];
+            for (int i = 0; i < idx.length; i++) idx[i] = i;
+            title = "all " + idx.length + " images in " + data;
+        }
+        if (idx.length == 0) throw new IllegalArgumentException("nothing to evaluate: the " + part + " split is empty");
+        Evaluation ev;
+        long t0 = System.nanoTime();
+        try (Batches b = new Batches(set, d, inf.config().imageSize(), inf.config().buckets())) {
+            ev = Trainer.evaluate(inf.model(), b, idx, inf.config(), batch);
+        }
+        double seconds = (System.nanoTime() - t0) / 1e9;
+        Path dir = out != null ? out : runDir.resolve("eval-" + checkpoint.getFileName().toString().replace(".safetensors", ""));
+        Files.createDirectories(dir);
+        String md = ev.toMarkdown(inf.config().arch() + " " + checkpoint.getFileName() + " on the " + title);
+        AtomicFile.writeString(dir.resolve("report.md"), md);
+        var json = new java.util.LinkedHashMap<String, Object>();
+        json.put("checkpoint", checkpoint.toString());
+        json.put("arch", inf.config().arch());
+        json.put("evaluated_on", title);
+        json.putAll(ev.toJson());
+        AtomicFile.writeString(dir.resolve("metrics.json"), Json.write(json) + "\n");
+        Charts.confusion(ev, part, dir.resolve("confusion.png"));
+        Charts.genderHistogram(ev, part, dir.resolve("gender_probability.png"));
+        System.out.println(md);
+        System.out.printf(java.util.Locale.ROOT, "evaluated %d images in %.1f s; report in %s%n", idx.length, seconds, dir);
+        return 0;
+    }
+}

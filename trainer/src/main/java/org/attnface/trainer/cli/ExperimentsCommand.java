@@ -1,0 +1,145 @@
+package org.attnface.trainer.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.attnface.engine.Device;
+import org.attnface.engine.backend.Backends;
+import org.attnface.engine.io.AtomicFile;
+import org.attnface.engine.io.Json;
+import org.attnface.trainer.data.Batches;
+import org.attnface.trainer.data.FaceCache;
+import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.train.TrainConfig;
+import org.attnface.trainer.train.Trainer;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+@Command(name = "experiments", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"The paper's research questions on one split, one seed, one recipe; writes results.md and results.json:",
+                "  RQ1 attention vs none, RQ2 multi-task vs single-task (gender only, age only),",
+                "  RQ3 gender fed to the age head vs not, RQ4 the ensemble vs the single models.",
+                "Each variant is a run folder under --out (resumable); all are evaluated on the shared test split."})
+public final class ExperimentsCommand implements Callable<Integer> {
+    @Option(names = "--data", required = true, description = "UTKFace folder")
+    Path data;
+
+    @Option(names = "--out", required = true, description = "folder for the runs and the results table")
+    Path out;
+
+    @Option(names = "--model", defaultValue = "attn", description = "network for RQ1-RQ3: attn or resnet (default: ${DEFAULT-VALUE})")
+    String model;
+
+    @Option(names = "--epochs", defaultValue = "30", description = "epochs per variant (default: ${DEFAULT-VALUE})")
+    int epochs;
+
+    @Option(names = "--limit", defaultValue = "0", description = "use only N images (0 = all)")
+    int limit;
+
+    @Option(names = "--batch", defaultValue = "64", description = "batch size (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--lr", defaultValue = "0.01", description = "SGD peak learning rate (default: ${DEFAULT-VALUE})")
+    float lr;
+
+    @Option(names = "--image-size", defaultValue = "64", description = "crop size (default: ${DEFAULT-VALUE})")
+    int imageSize;
+
+    @Option(names = "--seed", defaultValue = "1", description = "seed (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--only", split = ",", description = "run only these variants (names as in the table, e.g. base,no-attention)")
+    List<String> only;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--threads", description = "CPU threads (default: all cores)")
+    Integer threads;
+
+    @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
+    Path cacheDir;
+
+    /** One trained variant: name, research question, what it changes. */
+    record Variant(String name, String question, String what, String arch, boolean attention, boolean feedGender, float[] weights,
+                   boolean genderMetrics, boolean ageMetrics) {}
+
+    @Override public Integer call() throws Exception {
+        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        if (d == null) return Main.EXIT_NO_DEVICE;
+        float[] joint = {1, 1, 0.5f};
+        List<Variant> variants = List.of(
+                new Variant("base", "all", model + ": attention, multi-task, gender fed", model, true, true, joint, true, true),
+                new Variant("no-attention", "RQ1", model + " without the spatial transformer", model, false, true, joint, true, true),
+                new Variant("gender-only", "RQ2", "single task: gender loss only (1,0,0)", model, true, true, new float[] {1, 0, 0}, true, false),
+                new Variant("age-only", "RQ2", "single task: age loss only (0,1,0), gender not fed", model, true, false, new float[] {0, 1, 0}, false, true),
+                new Variant("gender-not-fed", "RQ3", "age head without the gender probabilities", model, true, false, joint, true, true),
+                new Variant(model.equals("attn") ? "resnet" : "attn", "RQ4", "the other single network", model.equals("attn") ? "resnet" : "attn",
+                        true, true, joint, true, true),
+                new Variant("ensemble", "RQ4", "attn + resnet, probabilities averaged", "ensemble", true, true, joint, true, true));
+        Files.createDirectories(out);
+        String cache = (cacheDir != null ? cacheDir : FaceCache.defaultDir()).toString();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        Path sharedSplit = out.resolve("split.json");
+        for (Variant v : variants) {
+            if (only != null && !only.contains(v.name())) continue;
+            Path run = out.resolve(v.name());
+            System.out.println("=== " + v.question() + " " + v.name() + ": " + v.what() + " -> " + run);
+            Files.createDirectories(run);
+            if (Files.exists(sharedSplit) && !Files.exists(run.resolve("split.json")))
+                Files.copy(sharedSplit, run.resolve("split.json"), StandardCopyOption.REPLACE_EXISTING);
+            boolean done = Files.exists(run.resolve("last.safetensors"));
+            TrainConfig cfg = new TrainConfig(data.toString(), v.arch(), epochs, batch, lr, "sgd", 0.9f, 5e-4f, -1, imageSize, imageSize * 9 / 8,
+                    "0,10,20,30,40,50,60,70", v.attention(), v.feedGender(), false, v.weights()[0], v.weights()[1], v.weights()[2],
+                    device, Backends.cpuThreads(), seed, limit, 0, d == Device.CPU ? 1 : 10, 0f, 0.7, 0.15, cache, -1);
+            Trainer.Result r = Trainer.run(cfg, run, done, System.out);
+            if (!Files.exists(sharedSplit)) Files.copy(run.resolve("split.json"), sharedSplit);
+            Inference inf = Inference.load(run.resolve("best.safetensors"), d);
+            Evaluation ev;
+            try (Batches b = new Batches(r.data(), d, imageSize, inf.config().buckets())) {
+                ev = Trainer.evaluate(inf.model(), b, r.testIndices(), inf.config(), 256);
+            }
+            Evaluation.Summary s = ev.overall();
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("question", v.question());
+            row.put("variant", v.name());
+            row.put("what", v.what());
+            row.put("test_images", s.n());
+            row.put("gender_accuracy", v.genderMetrics() ? s.genderAccuracy() : null);
+            row.put("age_bucket_accuracy", v.ageMetrics() ? s.ageAccuracy() : null);
+            row.put("aabd", v.ageMetrics() ? s.aabd() : null);
+            row.put("age_mae", v.ageMetrics() ? s.ageMae() : null);
+            row.put("epochs", epochs);
+            row.put("best_epoch", r.bestEpoch());
+            rows.add(row);
+            writeTable(rows);
+        }
+        System.out.println(Files.readString(out.resolve("results.md")));
+        return 0;
+    }
+
+    private void writeTable(List<Map<String, Object>> rows) throws java.io.IOException {
+        StringBuilder s = new StringBuilder();
+        s.append("# Research questions (test split; ").append(epochs).append(" epochs, seed ").append(seed)
+                .append(limit > 0 ? ", " + limit + " images" : "").append(")\n\n");
+        s.append("| RQ | variant | what | test images | gender accuracy | age-bucket accuracy | AABD | age MAE |\n|---|---|---|---:|---:|---:|---:|---:|\n");
+        for (Map<String, Object> r : rows)
+            s.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", r.get("question"), r.get("variant"), r.get("what"),
+                    r.get("test_images"), pct(r.get("gender_accuracy")), pct(r.get("age_bucket_accuracy")), num(r.get("aabd"), "%.3f"), num(r.get("age_mae"), "%.2f")));
+        s.append("\n(-: not trained for that task.) Single runs with one seed: differences of about one point are within run-to-run noise.\n");
+        AtomicFile.writeString(out.resolve("results.md"), s.toString());
+        AtomicFile.writeString(out.resolve("results.json"), Json.write(rows) + "\n");
+    }
+
+    private static String pct(Object o) { return o instanceof Double v ? String.format(Locale.ROOT, "%.2f%%", 100 * v) : "-"; }
+
+    private static String num(Object o, String f) { return o instanceof Double v ? String.format(Locale.ROOT, f, v) : "-"; }
+}

@@ -1,0 +1,68 @@
+package org.attnface.trainer.cli;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.NoSuchFileException;
+
+import org.attnface.trainer.train.TrainingFault;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/**
+ * The {@code attnface} command line. Exit codes: 0 done, 1 bad input (a message says which
+ * file or option), 2 usage error or no GPU for {@code --device cuda}, 3 training stopped on
+ * a NaN/Inf (resumable).
+ */
+@Command(name = "attnface", mixinStandardHelpOptions = true, version = "attnface 0.1.0",
+        description = "Age and gender from face images with an attentional CNN, a ResNet and their ensemble; a deep-learning engine in Java.",
+        subcommands = {
+                TrainCommand.class,
+                EvalCommand.class,
+                PredictCommand.class,
+                ExplainCommand.class,
+                ExperimentsCommand.class,
+                // ---- further subcommands go here, one line each (the bench helper adds BenchCommand) ----
+                org.attnface.trainer.bench.BenchCommand.class,
+        })
+public final class Main implements Runnable {
+    public static final int EXIT_BAD_INPUT = 1;
+    public static final int EXIT_NO_DEVICE = 2;
+    public static final int EXIT_NUMERICAL_FAULT = 3;
+
+    @CommandLine.Spec CommandLine.Model.CommandSpec spec;
+
+    @Override public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs a command line and returns its exit code (tests call this in-process). */
+    public static int run(String... args) {
+        System.setProperty("java.awt.headless", "true");
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((e, cmd, parse) -> {
+            PrintWriter err = cmd.getErr();
+            if (e instanceof TrainingFault) {
+                err.println("attnface: " + e.getMessage());
+                err.flush();
+                return EXIT_NUMERICAL_FAULT;
+            }
+            if (e instanceof NoSuchFileException nf) {
+                err.println("attnface: " + nf.getFile() + ": " + (nf.getReason() != null ? nf.getReason() : "no such file or folder"));
+                err.flush();
+                return EXIT_BAD_INPUT;
+            }
+            if (e instanceof IOException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+                err.println("attnface: " + e.getMessage());
+                err.flush();
+                return EXIT_BAD_INPUT;
+            }
+            throw e;
+        });
+        return cl.execute(args);
+    }
+}

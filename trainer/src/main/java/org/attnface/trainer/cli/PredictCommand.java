@@ -1,0 +1,119 @@
+package org.attnface.trainer.cli;
+
+import java.io.PrintStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+import org.attnface.engine.Autograd;
+import org.attnface.engine.Device;
+import org.attnface.engine.TensorScope;
+import org.attnface.engine.io.Json;
+import org.attnface.model.Prediction;
+import org.attnface.trainer.data.Batches;
+import org.attnface.trainer.data.FaceSet;
+import org.attnface.trainer.data.UnusableImageException;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+@Command(name = "predict", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Predicts gender and age bucket for a face crop or a folder of them (any size: centre-cropped square,",
+                "resized as in training). CSV or JSON on stdout or --out; unreadable files get one line on stderr."})
+public final class PredictCommand implements Callable<Integer> {
+    @Parameters(index = "0", paramLabel = "IMAGE_OR_DIR", description = "an image file or a folder of them")
+    Path input;
+
+    @Option(names = "--checkpoint", required = true, description = "a .safetensors checkpoint written by train")
+    Path checkpoint;
+
+    @Option(names = "--model", description = "refuse the checkpoint unless it is this model (attn, resnet, ensemble)")
+    String expectArch;
+
+    @Option(names = "--buckets", description = "refuse the checkpoint unless it uses these age buckets (e.g. 0,10,20,30,40,50,60,70)")
+    String expectBuckets;
+
+    @Option(names = "--format", defaultValue = "csv", description = "csv or json (default: ${DEFAULT-VALUE})")
+    String format;
+
+    @Option(names = "--out", description = "write here instead of stdout")
+    Path out;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--threads", description = "CPU threads (default: all cores)")
+    Integer threads;
+
+    @Override public Integer call() throws Exception {
+        if (!format.equals("csv") && !format.equals("json")) throw new IllegalArgumentException("--format must be csv or json, not '" + format + "'");
+        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        if (d == null) return Main.EXIT_NO_DEVICE;
+        if (!Files.exists(input)) throw new java.nio.file.NoSuchFileException(input.toString(), null, "no such image or folder");
+        List<Path> files = new ArrayList<>();
+        if (Files.isDirectory(input)) {
+            try (DirectoryStream<Path> ds = Files.newDirectoryStream(input)) {
+                for (Path p : ds) if (Files.isRegularFile(p) && !p.getFileName().toString().startsWith(".")) files.add(p);
+            }
+            files.sort(null);
+            if (files.isEmpty()) throw new IllegalArgumentException("folder " + input + " holds no files");
+        } else {
+            files.add(input);
+        }
+        Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
+        var buckets = inf.config().buckets();
+        List<Map<String, Object>> rows = new ArrayList<>();
+        int skipped = 0;
+        try (AutoCloseable ng = Autograd.noGrad()) {
+            for (Path f : files) {
+                FaceSet one;
+                try {
+                    one = inf.image(f);
+                } catch (UnusableImageException e) {
+                    System.err.println("skip " + f + ": " + e.getMessage());
+                    skipped++;
+                    continue;
+                }
+                for (String note : one.report()) System.err.println("note " + f + ": " + note);
+                try (Batches b = new Batches(one, d, inf.config().imageSize(), buckets); TensorScope s = TensorScope.open()) {
+                    Prediction p = inf.model().predict(b.images(new int[] {0}, false, 0));
+                    float[] g = p.genderProbs().toArray(), a = p.ageProbs().toArray();
+                    int gi = g[1] > g[0] ? 1 : 0, ai = 0;
+                    for (int k = 1; k < a.length; k++) if (a[k] > a[ai]) ai = k;
+                    Map<String, Object> row = new LinkedHashMap<>();
+                    row.put("file", f.toString());
+                    row.put("gender", gi == 1 ? "female" : "male");
+                    row.put("gender_probability", (double) g[gi]);
+                    row.put("age_bucket", buckets.label(ai));
+                    row.put("age_bucket_probability", (double) a[ai]);
+                    rows.add(row);
+                }
+            }
+        }
+        try (PrintStream ps = out == null ? new PrintStream(System.out, true) {
+            @Override public void close() { flush(); }
+        } : new PrintStream(Files.newOutputStream(out), true, java.nio.charset.StandardCharsets.UTF_8)) {
+            if (format.equals("json")) {
+                ps.println(Json.write(rows));
+            } else {
+                ps.println("file,gender,gender_probability,age_bucket,age_bucket_probability");
+                for (Map<String, Object> r : rows)
+                    ps.printf(Locale.ROOT, "%s,%s,%.4f,%s,%.4f%n", csv((String) r.get("file")), r.get("gender"), (Double) r.get("gender_probability"),
+                            r.get("age_bucket"), (Double) r.get("age_bucket_probability"));
+            }
+        }
+        if (files.size() > 1 || skipped > 0) System.err.printf(Locale.ROOT, "predicted %d images, skipped %d%n", rows.size(), skipped);
+        return rows.isEmpty() ? Main.EXIT_BAD_INPUT : 0;
+    }
+
+    private static String csv(String s) {
+        return s.contains(",") || s.contains("\"") ? "\"" + s.replace("\"", "\"\"") + "\"" : s;
+    }
+}

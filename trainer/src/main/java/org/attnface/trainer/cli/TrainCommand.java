@@ -1,0 +1,146 @@
+package org.attnface.trainer.cli;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+
+import org.attnface.engine.Device;
+import org.attnface.engine.backend.Backends;
+import org.attnface.trainer.data.FaceCache;
+import org.attnface.trainer.train.TrainConfig;
+import org.attnface.trainer.train.Trainer;
+
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+@Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {"Trains a model on a UTKFace folder into a run folder: config.json, split.json, metrics.jsonl,",
+                "last.safetensors (every epoch and every --checkpoint-every steps), best.safetensors, report/*.png.",
+                "A killed run continues with --out RUN --resume and ends with the same weights (CPU, same --threads)."})
+public final class TrainCommand implements Callable<Integer> {
+    @Spec CommandSpec spec;
+
+    @Option(names = "--data", description = "folder of UTKFace JPEGs (AGE_GENDER_RACE_DATETIME.jpg.chip.jpg); on --resume, default: the run's")
+    Path data;
+
+    @Option(names = "--model", defaultValue = "attn", description = "attn, resnet or ensemble (default: ${DEFAULT-VALUE})")
+    String model;
+
+    @Option(names = "--epochs", defaultValue = "30", description = "epochs (default: ${DEFAULT-VALUE}); on --resume, may extend the run")
+    int epochs;
+
+    @Option(names = "--batch", defaultValue = "64", description = "batch size (default: ${DEFAULT-VALUE})")
+    int batch;
+
+    @Option(names = "--lr", description = "peak learning rate (default: 0.01 for sgd, 0.001 for adamw)")
+    Float lr;
+
+    @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (momentum) or adamw (default: ${DEFAULT-VALUE})")
+    String optimizer;
+
+    @Option(names = "--momentum", defaultValue = "0.9", description = "SGD momentum (default: ${DEFAULT-VALUE})")
+    float momentum;
+
+    @Option(names = "--weight-decay", defaultValue = "5e-4", description = "weight decay (default: ${DEFAULT-VALUE})")
+    float weightDecay;
+
+    @Option(names = "--warmup-steps", defaultValue = "-1", description = "linear warm-up steps before the cosine decay (default: min(1 epoch, 5% of the steps))")
+    int warmupSteps;
+
+    @Option(names = "--image-size", defaultValue = "64", description = "square crop fed to the network (default: ${DEFAULT-VALUE})")
+    int imageSize;
+
+    @Option(names = "--cache-size", description = "size the faces are decoded and cached at; crops are cut from it (default: image size x 9/8, 72 for 64)")
+    Integer cacheSize;
+
+    @Option(names = "--buckets", defaultValue = "0,10,20,30,40,50,60,70", description = "age bucket lower bounds (default: ${DEFAULT-VALUE})")
+    String buckets;
+
+    @Option(names = "--no-attention", description = "attn without the spatial transformer (RQ1)")
+    boolean noAttention;
+
+    @Option(names = "--no-feed-gender", description = "do not feed the gender probabilities to the age head (RQ3)")
+    boolean noFeedGender;
+
+    @Option(names = "--detach-gender", description = "feed the gender probabilities without letting the age loss train the gender path")
+    boolean detachGender;
+
+    @Option(names = "--loss-weights", split = ",", defaultValue = "1,1,0.5", description = "gender CE, age CE, expected bucket distance (default: ${DEFAULT-VALUE})")
+    List<Float> lossWeights;
+
+    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
+    String device;
+
+    @Option(names = "--threads", description = "CPU threads (default: ATTNFACE_THREADS or all cores); bit-exact resume needs the same count")
+    Integer threads;
+
+    @Option(names = "--seed", defaultValue = "1", description = "seed of the split, initialisation, order, augmentation and dropout (default: ${DEFAULT-VALUE})")
+    long seed;
+
+    @Option(names = "--out", required = true, description = "run folder")
+    Path out;
+
+    @Option(names = "--resume", description = "continue the run in --out from its last.safetensors with its config.json")
+    boolean resume;
+
+    @Option(names = "--limit", defaultValue = "0", description = "use only N images (a fixed sample; for quick runs); 0 = all")
+    int limit;
+
+    @Option(names = "--checkpoint-every", defaultValue = "0", description = "also write last.safetensors every N steps (default: only at epoch ends)")
+    int checkpointEvery;
+
+    @Option(names = "--loss-every", description = "read the loss (and check it and the gradients for NaN/Inf) every N steps (default: 1 on cpu, 10 on cuda)")
+    Integer lossEvery;
+
+    @Option(names = "--clip-grad", defaultValue = "0", description = "clip the global gradient norm to this value; 0 = off")
+    float clipGrad;
+
+    @Option(names = "--split", split = ",", defaultValue = "0.7,0.15", description = "train and validation fractions; the rest is the test split (default: ${DEFAULT-VALUE})")
+    List<Double> split;
+
+    @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
+    Path cacheDir;
+
+    @Option(names = "--fault-inject-step", defaultValue = "-1", hidden = true, description = "test hook: put a NaN into the batch of this step")
+    long faultInjectStep;
+
+    @Override public Integer call() throws Exception {
+        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        if (d == null) return Main.EXIT_NO_DEVICE;
+        int threadCount = Backends.cpuThreads();
+        String cache = (cacheDir != null ? cacheDir : FaceCache.defaultDir()).toString();
+        TrainConfig cfg;
+        Path configFile = out.resolve("config.json");
+        if (resume && Files.exists(configFile)) {
+            TrainConfig saved = TrainConfig.load(configFile);
+            String dataDir = data != null ? data.toString() : saved.data();
+            if (threads != null && threads != saved.threads())
+                System.err.printf(Locale.ROOT, "note: --threads %d differs from the run's %d: training continues, but not bit-exactly%n", threads, saved.threads());
+            cfg = saved.withRuntime(dataDir, device, threadCount, cache, faultInjectStep);
+            if (spec.commandLine().getParseResult().hasMatchedOption("--epochs")) cfg = cfg.withEpochs(epochs);
+            System.err.println("resuming with the run's config.json (other options given here are not applied; --epochs, --data, --device, --threads are)");
+        } else {
+            if (data == null) throw new ParameterException(spec.commandLine(), "--data is required (the UTKFace folder)");
+            if (lossWeights.size() != 3) throw new ParameterException(spec.commandLine(), "--loss-weights takes 3 numbers: gender,age,distance");
+            if (split.size() != 2) throw new ParameterException(spec.commandLine(), "--split takes 2 numbers: train,val");
+            if (!List.of("attn", "resnet", "ensemble").contains(model))
+                throw new ParameterException(spec.commandLine(), "--model must be attn, resnet or ensemble, not '" + model + "'");
+            float peak = lr != null ? lr : optimizer.equals("adamw") ? 1e-3f : 0.01f;
+            int cs = cacheSize != null ? cacheSize : imageSize * 9 / 8;
+            int le = lossEvery != null ? lossEvery : d == Device.CPU ? 1 : 10;
+            cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, optimizer, momentum, weightDecay, warmupSteps, imageSize, cs,
+                    buckets, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
+                    device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
+        }
+        Trainer.Result r = Trainer.run(cfg, out, resume, System.out);
+        if (cfg.epochs() == 0) return 0;
+        System.out.printf(Locale.ROOT, "done: %d steps; best validation (gender + age-bucket accuracy) %.4f at epoch %d%n", r.steps(), r.bestMetric(), r.bestEpoch());
+        System.out.println("next: attnface eval --data " + cfg.data() + " --checkpoint " + out.resolve("best.safetensors"));
+        return 0;
+    }
+}

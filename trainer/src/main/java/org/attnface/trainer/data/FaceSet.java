@@ -1,0 +1,38 @@
+package org.attnface.trainer.data;
+
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Decoded faces in memory: size x size RGB uint8 images (HWC, one after another) and their
+ * labels. {@code report} holds the lines written when the set was built (skipped files,
+ * malformed names, duplicates), kept so a cached set can still say what was dropped.
+ */
+public record FaceSet(int size, String[] names, int[] ages, int[] genders, int[] races, byte[][] hashes,
+                      byte[] pixels, List<String> report) {
+    public FaceSet {
+        int n = names.length;
+        if (ages.length != n || genders.length != n || races.length != n || hashes.length != n)
+            throw new IllegalArgumentException("FaceSet: label arrays differ in length from " + n + " names");
+        if ((long) n * size * size * 3 != pixels.length)
+            throw new IllegalArgumentException("FaceSet: " + pixels.length + " pixel bytes is not " + n + " x " + size + "x" + size + "x3");
+    }
+
+    public int count() { return names.length; }
+
+    /** Index of each name. */
+    public Map<String, Integer> indexByName() {
+        Map<String, Integer> m = new HashMap<>();
+        for (int i = 0; i < names.length; i++) m.put(names[i], i);
+        return m;
+    }
+
+    /** The pixels of image i (a copy). */
+    public byte[] image(int i) {
+        int n = size * size * 3;
+        byte[] out = new byte[n];
+        System.arraycopy(pixels, i * n, out, 0, n);
+        return out;
+    }
+}

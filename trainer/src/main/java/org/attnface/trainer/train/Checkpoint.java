@@ -1,0 +1,101 @@
+package org.attnface.trainer.train;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+import org.attnface.engine.Tensor;
+import org.attnface.engine.io.Safetensors;
+import org.attnface.engine.optim.Optimizer;
+import org.attnface.model.AgeGenderModel;
+import org.attnface.model.ModelConfig;
+
+/**
+ * Checkpoints as safetensors: the model's state dict under its PyTorch names, the optimiser
+ * state under "optimizer.NAME", and metadata: the model config, the training config, the
+ * global step, completed epochs, seed and best validation metric. All randomness in
+ * training is a function of (seed, step), so the step is the whole RNG state.
+ */
+public final class Checkpoint {
+    private Checkpoint() {}
+
+    public static final String FORMAT = "attnface-checkpoint/1";
+    static final String OPTIMIZER_PREFIX = "optimizer.";
+
+    /** Where training stands; stored in the metadata. */
+    public record State(long step, int epochsDone, double bestMetric, int bestEpoch, double epochLossSum, long epochLossCount) {}
+
+    public static void save(Path file, AgeGenderModel model, Optimizer opt, TrainConfig config, State s) throws IOException {
+        Map<String, Tensor> tensors = new LinkedHashMap<>(model.stateDict());
+        for (Map.Entry<String, Tensor> e : opt.state().entrySet()) tensors.put(OPTIMIZER_PREFIX + e.getKey(), e.getValue());
+        Map<String, String> meta = new LinkedHashMap<>(model.config().toMetadata());
+        meta.put("format", FORMAT);
+        meta.put("train_config", config.toJson());
+        meta.put("step", Long.toString(s.step()));
+        meta.put("epochs_done", Integer.toString(s.epochsDone()));
+        meta.put("seed", Long.toString(config.seed()));
+        meta.put("best_metric", Double.toString(s.bestMetric()));
+        meta.put("best_epoch", Integer.toString(s.bestEpoch()));
+        meta.put("epoch_loss_sum", Double.toString(s.epochLossSum()));
+        meta.put("epoch_loss_count", Long.toString(s.epochLossCount()));
+        meta.put("optimizer_steps", Integer.toString(opt.steps()));
+        Safetensors.write(file, tensors, meta);
+    }
+
+    /** A checkpoint read from disk: its tensors and metadata. */
+    public record Loaded(Path file, Safetensors.Contents contents) {
+        public Map<String, String> meta() { return contents.metadata(); }
+
+        public ModelConfig modelConfig() {
+            try {
+                return ModelConfig.fromMetadata(meta());
+            } catch (RuntimeException e) {
+                throw new IllegalArgumentException(file + " has no usable model config in its metadata (" + e.getMessage()
+                        + "); is it an attnface checkpoint?", e);
+            }
+        }
+
+        public TrainConfig trainConfig() {
+            String json = meta().get("train_config");
+            return json == null ? null : TrainConfig.fromJson(json, file.toString());
+        }
+
+        public State state() {
+            return new State(Long.parseLong(meta().getOrDefault("step", "0")), Integer.parseInt(meta().getOrDefault("epochs_done", "0")),
+                    Double.parseDouble(meta().getOrDefault("best_metric", "-Infinity")), Integer.parseInt(meta().getOrDefault("best_epoch", "-1")),
+                    Double.parseDouble(meta().getOrDefault("epoch_loss_sum", "0")), Long.parseLong(meta().getOrDefault("epoch_loss_count", "0")));
+        }
+
+        /** Copies the model's tensors into {@code model}; every name must match in shape. */
+        public void loadModel(AgeGenderModel model) {
+            copy(model.stateDict(), "", "model");
+        }
+
+        public void loadOptimizer(Optimizer opt) {
+            copy(opt.state(), OPTIMIZER_PREFIX, "optimizer");
+            opt.setSteps(Integer.parseInt(meta().getOrDefault("optimizer_steps", "0")));
+        }
+
+        private void copy(Map<String, Tensor> into, String prefix, String what) {
+            List<String> problems = new ArrayList<>();
+            for (Map.Entry<String, Tensor> e : into.entrySet()) {
+                Safetensors.Entry got = contents.tensors().get(prefix + e.getKey());
+                if (got == null) problems.add("missing " + prefix + e.getKey());
+                else if (!Arrays.equals(got.shape(), e.getValue().shape()))
+                    problems.add(prefix + e.getKey() + " is " + Arrays.toString(got.shape()) + " in the file, " + Arrays.toString(e.getValue().shape()) + " in the " + what);
+            }
+            if (!problems.isEmpty())
+                throw new IllegalArgumentException(file + " does not fit the " + what + ": " + String.join("; ", problems.subList(0, Math.min(6, problems.size())))
+                        + (problems.size() > 6 ? "; and " + (problems.size() - 6) + " more" : ""));
+            for (Map.Entry<String, Tensor> e : into.entrySet()) e.getValue().copyFrom(contents.tensors().get(prefix + e.getKey()).values());
+        }
+    }
+
+    public static Loaded read(Path file) throws IOException {
+        return new Loaded(file, Safetensors.read(file));
+    }
+}

@@ -1,0 +1,368 @@
+package org.attnface.trainer.train;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+import org.attnface.engine.Autograd;
+import org.attnface.engine.Device;
+import org.attnface.engine.NumericalFault;
+import org.attnface.engine.Tensor;
+import org.attnface.engine.TensorScope;
+import org.attnface.engine.backend.Backends;
+import org.attnface.engine.io.AtomicFile;
+import org.attnface.engine.io.Json;
+import org.attnface.engine.nn.Dropout;
+import org.attnface.engine.nn.Module;
+import org.attnface.engine.ops.Ops;
+import org.attnface.engine.optim.AdamW;
+import org.attnface.engine.optim.LrSchedule;
+import org.attnface.engine.optim.Optimizer;
+import org.attnface.engine.optim.Sgd;
+import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Losses;
+import org.attnface.model.ModelConfig;
+import org.attnface.model.Models;
+import org.attnface.trainer.data.Batches;
+import org.attnface.trainer.data.FaceFolder;
+import org.attnface.trainer.data.FaceSet;
+import org.attnface.trainer.data.Split;
+import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.report.Charts;
+
+/**
+ * The training loop. A run folder holds config.json, split.json, metrics.jsonl (one line
+ * per epoch), last.safetensors (every epoch and every {@code checkpointEvery} steps),
+ * best.safetensors (by validation age-bucket + gender accuracy) and report PNGs.
+ *
+ * <p>Reproducibility: the epoch order is a function of (seed, epoch), the augmentation and
+ * the dropout masks of (seed, step); a checkpoint holds weights, batch-norm statistics,
+ * optimiser state and the step, so {@code --resume} after a kill ends with the same weights
+ * as an uninterrupted run (bit-exact on the CPU with the same thread count).
+ */
+public final class Trainer {
+    private final TrainConfig cfg;
+    private final Path runDir;
+    private final PrintStream log;
+    private final Device device;
+    private AgeGenderModel model;
+    private Optimizer opt;
+    private Batches batches;
+    private LrSchedule schedule;
+    private int[] trainIdx, valIdx, testIdx;
+    /** Time spent making batches (crop, flip, jitter, normalise, labels), to see whether prefetching would pay. */
+    private long batchNanos;
+
+    /** What a finished run reports. */
+    public record Result(Path runDir, Evaluation validation, double bestMetric, int bestEpoch, long steps, double trainImagesPerSecond,
+                         FaceSet data, int[] testIndices) {}
+
+    private Trainer(TrainConfig cfg, Path runDir, PrintStream log) {
+        this.cfg = cfg;
+        this.runDir = runDir;
+        this.log = log;
+        this.device = parseDevice(cfg.device());
+    }
+
+    public static Device parseDevice(String name) {
+        return switch (name.toLowerCase(Locale.ROOT)) {
+            case "cpu" -> Device.CPU;
+            case "cuda", "gpu" -> Device.CUDA;
+            default -> throw new IllegalArgumentException("unknown device '" + name + "' (cpu or cuda)");
+        };
+    }
+
+    /**
+     * Trains from scratch ({@code resume} false: the run folder must not hold a run yet) or
+     * continues the run in {@code runDir} from its last.safetensors.
+     */
+    public static Result run(TrainConfig cfg, Path runDir, boolean resume, PrintStream log) throws IOException {
+        return new Trainer(cfg, runDir, log).run(resume);
+    }
+
+    private Result run(boolean resume) throws IOException {
+        Path last = runDir.resolve("last.safetensors");
+        if (!resume && Files.exists(last))
+            throw new TrainingFault(runDir + " already holds a run (last.safetensors); add --resume to continue it or choose another --out");
+        Files.createDirectories(runDir);
+        removeStaleTemporaries();
+        if (device == Device.CPU) Backends.setCpuThreads(cfg.threads());
+        Backends.of(device);   // fails here, with the backend's message, when the device is missing
+        ModelConfig mc = cfg.modelConfig();
+
+        FaceSet set = FaceFolder.load(new FaceFolder.Request(Path.of(cfg.data()), cfg.cacheSize(), cfg.limit(), Path.of(cfg.cacheDir()), cfg.threads()), log);
+        Path splitFile = runDir.resolve("split.json");
+        Split split;
+        if (Files.exists(splitFile)) {
+            split = Split.load(splitFile);
+            log.println("using the run's split " + splitFile + " (" + split.train().size() + " train, " + split.val().size() + " val, " + split.test().size() + " test)");
+        } else {
+            split = Split.stratified(set, mc.buckets(), cfg.seed(), cfg.trainFraction(), cfg.valFraction());
+            split.save(splitFile);
+            log.println("split " + set.count() + " images (stratified by gender x age bucket, seed " + cfg.seed() + "): "
+                    + split.train().size() + " train, " + split.val().size() + " val, " + split.test().size() + " test -> " + splitFile);
+        }
+        trainIdx = Split.indices(set, split.train(), "train");
+        valIdx = Split.indices(set, split.val(), "validation");
+        testIdx = Split.indices(set, split.test(), "test");
+        int batch = Math.min(cfg.batch(), trainIdx.length);
+        if (batch < 2) throw new TrainingFault("only " + trainIdx.length + " training images: batch norm needs batches of 2 or more; use more data (--limit)");
+        int stepsPerEpoch = trainIdx.length / batch;   // the last partial batch is dropped, as torch's drop_last
+        long totalSteps = (long) stepsPerEpoch * cfg.epochs();
+        int warmup = cfg.warmupSteps() >= 0 ? cfg.warmupSteps() : (int) Math.min(stepsPerEpoch, totalSteps / 20);
+        schedule = LrSchedule.cosine(cfg.lr(), warmup, (int) Math.max(1, totalSteps), 0f);
+
+        if (cfg.epochs() == 0) {
+            log.println("--epochs 0: the data is decoded and cached and the split written; nothing trained");
+            return new Result(runDir, null, Double.NaN, -1, 0, 0, set, testIdx);
+        }
+        model = Models.create(mc, device, cfg.seed());
+        model.train();
+        opt = switch (cfg.optimizer()) {
+            case "sgd" -> new Sgd(model.parameters(), cfg.lr(), cfg.momentum(), cfg.weightDecay());
+            case "adamw" -> new AdamW(model.parameters(), cfg.lr(), cfg.weightDecay());
+            default -> throw new IllegalArgumentException("unknown optimizer '" + cfg.optimizer() + "' (sgd or adamw)");
+        };
+        batches = new Batches(set, device, cfg.imageSize(), mc.buckets());
+
+        Checkpoint.State state = new Checkpoint.State(0, 0, Double.NEGATIVE_INFINITY, -1, 0, 0);
+        if (resume && Files.exists(last)) {
+            Checkpoint.Loaded c = Checkpoint.read(last);
+            c.modelConfig().checkCompatible(mc);
+            c.loadModel(model);
+            c.loadOptimizer(opt);
+            state = c.state();
+            log.printf(Locale.ROOT, "resumed from %s: step %d, %d epochs done%n", last, state.step(), state.epochsDone());
+        } else if (resume) {
+            log.println("no checkpoint in " + runDir + " yet: starting from step 0");
+        }
+        keepMetricLines(state.epochsDone());
+        AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
+        log.printf(Locale.ROOT, "model %s: %,d parameters; %s, lr %.4g, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
+                mc.arch(), model.parameterCount(), cfg.optimizer(), cfg.lr(), batch, stepsPerEpoch, cfg.epochs(), warmup, device,
+                device == Device.CPU ? Backends.cpuThreads() : 0);
+
+        long step = state.step();
+        Evaluation val = null;
+        double trainRate = 0;
+        for (int epoch = (int) (step / stepsPerEpoch); epoch < cfg.epochs(); epoch++) {
+            int[] order = Batches.epochOrder(trainIdx, cfg.seed(), epoch);
+            double lossSum = step % stepsPerEpoch == 0 ? 0 : state.epochLossSum();
+            long lossCount = step % stepsPerEpoch == 0 ? 0 : state.epochLossCount();
+            int first = (int) (step - (long) epoch * stepsPerEpoch);
+            Progress bar = new Progress(log, String.format(Locale.ROOT, "epoch %d/%d", epoch + 1, cfg.epochs()), stepsPerEpoch - first);
+            float lastLoss = Float.NaN;
+            batchNanos = 0;
+            for (int b = first; b < stepsPerEpoch; b++) {
+                int[] idx = Arrays.copyOfRange(order, b * batch, (b + 1) * batch);
+                float loss = trainStep(idx, step);
+                if (!Float.isNaN(loss)) {
+                    lossSum += loss;
+                    lossCount++;
+                    lastLoss = loss;
+                }
+                step++;
+                bar.update(b + 1 - first, (long) (b + 1 - first) * batch, lastLoss);
+                if (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0 && b + 1 < stepsPerEpoch) {
+                    state = new Checkpoint.State(step, epoch, state.bestMetric(), state.bestEpoch(), lossSum, lossCount);
+                    Checkpoint.save(last, model, opt, cfg, state);
+                }
+            }
+            bar.finish();
+            double seconds = bar.seconds();
+            trainRate = (double) (stepsPerEpoch - first) * batch / Math.max(1e-9, seconds);
+            long t0 = System.nanoTime();
+            val = evaluate(model, batches, valIdx, mc, 256);
+            double evalSeconds = (System.nanoTime() - t0) / 1e9;
+            Evaluation.Summary v = val.overall();
+            double metric = v.ageAccuracy() + v.genderAccuracy();
+            boolean best = !(metric <= state.bestMetric());   // NaN (empty validation set) counts as better than nothing
+            state = new Checkpoint.State(step, epoch + 1, best ? metric : state.bestMetric(), best ? epoch + 1 : state.bestEpoch(), 0, 0);
+            Map<String, Object> line = new LinkedHashMap<>();
+            line.put("epoch", epoch + 1);
+            line.put("step", step);
+            line.put("train_loss", lossCount == 0 ? null : lossSum / lossCount);
+            line.put("lr", (double) schedule.lr((int) Math.max(0, step - 1)));
+            line.put("val_gender_accuracy", v.genderAccuracy());
+            line.put("val_age_bucket_accuracy", v.ageAccuracy());
+            line.put("val_aabd", v.aabd());
+            line.put("val_age_mae", v.ageMae());
+            line.put("train_images_per_s", trainRate);
+            line.put("train_seconds", seconds);
+            line.put("batch_prep_seconds", batchNanos / 1e9);
+            line.put("eval_seconds", evalSeconds);
+            appendMetrics(line);
+            log.printf(Locale.ROOT, "epoch %d: train loss %.4f, val gender %.2f%%, age bucket %.2f%%, AABD %.3f, MAE %.2f y; %.1f img/s "
+                            + "(batch preparation %.1f%% of the time)%s%n",
+                    epoch + 1, lossCount == 0 ? Double.NaN : lossSum / lossCount, 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
+                    v.ageMae(), trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "");
+            if (best) Checkpoint.save(runDir.resolve("best.safetensors"), model, opt, cfg, state);
+            Checkpoint.save(last, model, opt, cfg, state);
+        }
+        if (val == null) {
+            val = evaluate(model, batches, valIdx, mc, 256);
+            log.println("the run had already finished; validation of the last checkpoint: " + val.overall());
+        }
+        writeReports(val);
+        batches.close();
+        return new Result(runDir, val, state.bestMetric(), state.bestEpoch(), step, trainRate, set, testIdx);
+    }
+
+    /** One optimiser step; returns the loss when it was read this step, else NaN. */
+    private float trainStep(int[] idx, long step) {
+        boolean read = step % Math.max(1, cfg.lossEvery()) == 0 || step == cfg.faultInjectStep();
+        float loss = Float.NaN;
+        try (TensorScope scope = TensorScope.open()) {
+            Losses l = forwardBackward(idx, step);
+            if (read) {
+                loss = l.total().item();
+                Tensor bad = Tensor.empty(device, 1);
+                opt.flatGrads().backend().countNonFinite(opt.flatGrads(), bad);
+                int badGrads = (int) bad.item();
+                if (!Float.isFinite(loss) || badGrads > 0) fault(idx, step, loss, badGrads);
+            }
+            if (cfg.clipGrad() > 0) clipGradients(cfg.clipGrad());
+            opt.setLr(schedule.lr((int) step));
+            opt.step();
+        }
+        return loss;
+    }
+
+    private Losses forwardBackward(int[] idx, long step) {
+        setDropoutStep(step);
+        long t0 = System.nanoTime();
+        Tensor x = batches.images(idx, true, Batches.augmentSeed(cfg.seed(), step));
+        Tensor genders = batches.genderLabels(idx), bucketLabels = batches.bucketLabels(idx);
+        batchNanos += System.nanoTime() - t0;
+        if (step == cfg.faultInjectStep()) {
+            // Test hook (--fault-inject-step): a NaN pixel, as a corrupt image would give, to exercise the fault path.
+            float[] v = x.toArray();
+            v[0] = Float.NaN;
+            x.copyFrom(v);
+        }
+        opt.zeroGrad();
+        Losses l = model.loss(x, genders, bucketLabels, cfg.lossWeights());
+        l.total().backward();
+        return l;
+    }
+
+    /** Re-runs the bad step with anomaly detection to name the first op that made a NaN/Inf, then stops. */
+    private void fault(int[] idx, long step, float loss, int badGrads) {
+        String where;
+        Autograd.setAnomalyDetection(true);
+        try (TensorScope s = TensorScope.open()) {
+            forwardBackward(idx, step);
+            where = "re-running the step with anomaly detection found no NaN/Inf (the fault did not repeat)";
+        } catch (NumericalFault f) {
+            where = "first non-finite value: " + f.getMessage();
+        } finally {
+            Autograd.setAnomalyDetection(false);
+        }
+        String what = !Float.isFinite(loss) ? "the loss is " + loss : badGrads + " gradient values are NaN/Inf (loss " + loss + ")";
+        Path last = runDir.resolve("last.safetensors");
+        String resumeHint = Files.exists(last)
+                ? "The last good checkpoint " + last + " is intact; `attnface train --out " + runDir + " --resume` restarts from it"
+                : "No checkpoint was written yet; `attnface train --out " + runDir + " --resume` starts the run again";
+        throw new TrainingFault(String.format(Locale.ROOT, "stopped at step %d: %s; %s. The weights were not updated. %s "
+                + "(a lower --lr or --clip-grad may avoid it).", step, what, where, resumeHint));
+    }
+
+    /** Scales all gradients so their global L2 norm is at most maxNorm (norm over the optimiser's flat buffer). */
+    private void clipGradients(float maxNorm) {
+        Tensor g = opt.flatGrads();
+        double norm;
+        try (AutoCloseable ng = Autograd.noGrad()) {
+            norm = Math.sqrt(Ops.sum(Ops.mul(g, g)).item());
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        if (norm > maxNorm) g.backend().scale(g, (float) (maxNorm / norm), g);
+    }
+
+    private void setDropoutStep(long step) {
+        for (Module m : model.namedModules().values()) if (m instanceof Dropout d) d.setStep(step);
+    }
+
+    /** Predictions of {@code model} on images (centre crop) against their labels. */
+    public static Evaluation evaluate(AgeGenderModel model, Batches batches, int[] indices, ModelConfig mc, int batchSize) {
+        Evaluation ev = new Evaluation(mc.buckets());
+        boolean wasTraining = model.training();
+        model.eval();
+        FaceSet set = batches.set();
+        int b = mc.buckets().count();
+        try (AutoCloseable ng = Autograd.noGrad()) {
+            for (int from = 0; from < indices.length; from += batchSize) {
+                int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batchSize));
+                try (TensorScope s = TensorScope.open()) {
+                    var p = model.predict(batches.images(idx, false, 0));
+                    float[] g = p.genderProbs().toArray(), a = p.ageProbs().toArray();
+                    for (int i = 0; i < idx.length; i++)
+                        ev.add(set.genders()[idx[i]], set.ages()[idx[i]], set.races()[idx[i]], g, i * 2, a, i * b);
+                }
+            }
+        } catch (Exception e) {
+            if (e instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(e);
+        } finally {
+            if (wasTraining) model.train();
+        }
+        return ev;
+    }
+
+    private void appendMetrics(Map<String, Object> line) throws IOException {
+        Path f = runDir.resolve("metrics.jsonl");
+        Files.writeString(f, Json.write(line) + "\n", java.nio.file.StandardOpenOption.CREATE, java.nio.file.StandardOpenOption.APPEND);
+    }
+
+    /** On resume: keeps the metric lines of the epochs the checkpoint has; drops later or half-written ones. */
+    private void keepMetricLines(int epochsDone) throws IOException {
+        Path f = runDir.resolve("metrics.jsonl");
+        if (!Files.exists(f)) return;
+        List<String> keep = new ArrayList<>();
+        int dropped = 0;
+        for (String l : Files.readAllLines(f)) {
+            try {
+                Object o = Json.parse(l);
+                if (o instanceof Map<?, ?> m && m.get("epoch") instanceof Number n && n.intValue() <= epochsDone) keep.add(l);
+                else dropped++;
+            } catch (IllegalArgumentException e) {
+                dropped++;
+            }
+        }
+        if (dropped > 0) {
+            log.println("metrics.jsonl: dropped " + dropped + " line(s) after the checkpoint's epoch " + epochsDone + " (written before the run stopped)");
+            AtomicFile.writeString(f, keep.isEmpty() ? "" : String.join("\n", keep) + "\n");
+        }
+    }
+
+    private void removeStaleTemporaries() throws IOException {
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(runDir, ".*.tmp")) {
+            for (Path p : ds) {
+                log.println("removing " + p.getFileName() + " (a checkpoint write that was cut off; the previous file is intact)");
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+
+    private void writeReports(Evaluation val) {
+        try {
+            Path report = runDir.resolve("report");
+            Files.createDirectories(report);
+            Charts.curves(runDir.resolve("metrics.jsonl"), report.resolve("curves.png"));
+            Charts.confusion(val, "validation", report.resolve("val_confusion.png"));
+            Charts.genderHistogram(val, "validation", report.resolve("val_gender_probability.png"));
+            AtomicFile.writeString(report.resolve("validation.md"), val.toMarkdown("Validation, last epoch"));
+            AtomicFile.writeString(report.resolve("validation.json"), Json.write(val.toJson()) + "\n");
+        } catch (IOException | RuntimeException e) {
+            log.println("warning: could not write the report PNGs (" + e.getMessage() + ")");
+        }
+    }
+}

@@ -1,0 +1,138 @@
+package org.attnface.trainer.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import org.attnface.engine.backend.Backends;
+import org.attnface.engine.io.Json;
+import org.attnface.trainer.TestData;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The tiny end-to-end test of the issue: train 1 epoch on ~200 images, eval, predict,
+ * explain, through the command line; on generated JPEGs (always) and on real UTKFace
+ * images (skipped where ../shared/data/utkface is absent). Then the refusals: a checkpoint
+ * of another model or bucket scheme, a missing or empty folder, --device cuda without a GPU.
+ */
+class CliEndToEndTest {
+    @TempDir Path tmp;
+
+    @Test
+    void trainEvalPredictExplainOnGeneratedFaces() throws IOException {
+        Path faces = tmp.resolve("faces");
+        TestData.synthesize(faces, 200, 80, 5);
+        endToEnd(faces, 32, 0);
+    }
+
+    @Test
+    void trainEvalPredictExplainOnUtkFace() throws IOException {
+        Path real = TestData.utkface();
+        assumeTrue(real != null, TestData.NO_UTKFACE);
+        endToEnd(real, 64, 200);
+    }
+
+    private void endToEnd(Path faces, int size, int limit) throws IOException {
+        Path run = tmp.resolve("run"), cache = tmp.resolve("cache");
+        Cli.Outcome train = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--epochs", 1, "--batch", 32, "--image-size", size,
+                "--out", run, "--limit", limit, "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, train.exitCode(), train.all());
+        for (String f : List.of("config.json", "split.json", "metrics.jsonl", "last.safetensors", "best.safetensors",
+                "report/curves.png", "report/val_confusion.png", "report/val_gender_probability.png", "report/validation.md"))
+            assertTrue(Files.size(run.resolve(f)) > 0, f);
+        List<String> metrics = Files.readAllLines(run.resolve("metrics.jsonl"));
+        assertEquals(1, metrics.size());
+        Map<?, ?> m = (Map<?, ?>) Json.parse(metrics.getFirst());
+        double genderAcc = ((Number) m.get("val_gender_accuracy")).doubleValue();
+        assertTrue(genderAcc >= 0 && genderAcc <= 1, metrics.getFirst());
+        assertTrue(Double.isFinite(((Number) m.get("train_loss")).doubleValue()), metrics.getFirst());
+
+        Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("best.safetensors"), "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, eval.exitCode(), eval.all());
+        Path report = run.resolve("eval-best");
+        Map<?, ?> em = (Map<?, ?>) Json.parse(Files.readString(report.resolve("metrics.json")));
+        int testCount = ((List<?>) ((Map<?, ?>) Json.parse(Files.readString(run.resolve("split.json")))).get("test")).size();
+        assertEquals(testCount, ((Number) em.get("n")).intValue(), "eval uses the run's test split");
+        assertTrue(eval.out().contains("| images | gender accuracy | age-bucket accuracy | AABD | age MAE (years) |"), eval.out());
+        assertTrue(Files.size(report.resolve("confusion.png")) > 0 && Files.size(report.resolve("gender_probability.png")) > 0);
+
+        // without the run's split.json beside it, eval uses every image of the folder
+        Path lone = Files.createDirectories(tmp.resolve("lone")).resolve("model.safetensors");
+        Files.copy(run.resolve("best.safetensors"), lone);
+        Cli.Outcome all = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", lone, "--limit", limit, "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, all.exitCode(), all.all());
+        Map<?, ?> am = (Map<?, ?>) Json.parse(Files.readString(lone.resolveSibling("eval-model").resolve("metrics.json")));
+        int total = ((List<?>) ((Map<?, ?>) Json.parse(Files.readString(run.resolve("split.json")))).get("train")).size() + testCount
+                + ((List<?>) ((Map<?, ?>) Json.parse(Files.readString(run.resolve("split.json")))).get("val")).size();
+        assertEquals(total, ((Number) am.get("n")).intValue(), "eval without split.json uses all images");
+
+        Path one;
+        try (var s = Files.list(faces)) {
+            one = s.filter(p -> p.toString().endsWith(".jpg")).sorted().findFirst().orElseThrow();
+        }
+        Cli.Outcome predict = Cli.run(Cli.args("predict", one, "--checkpoint", run.resolve("best.safetensors")));
+        assertEquals(0, predict.exitCode(), predict.all());
+        List<String> csv = predict.out().lines().toList();
+        assertEquals("file,gender,gender_probability,age_bucket,age_bucket_probability", csv.getFirst());
+        assertEquals(2, csv.size(), predict.out());
+        assertTrue(csv.get(1).matches(".*,(male|female),0\\.\\d{4},(\\d+-\\d+|\\d+\\+),[01]\\.\\d{4}"), csv.get(1));
+
+        Path explainDir = tmp.resolve("explain");
+        Cli.Outcome explain = Cli.run(Cli.args("explain", one, "--checkpoint", run.resolve("best.safetensors"), "--out", explainDir));
+        assertEquals(0, explain.exitCode(), explain.all());
+        for (String f : List.of("input.png", "attention_region.png", "activation1.png", "activation2.png", "gradcam_gender.png", "gradcam_age.png"))
+            assertTrue(Files.size(explainDir.resolve(f)) > 0, f);
+
+        // a checkpoint used as another model or with another bucket scheme is refused, naming what differs
+        Cli.Outcome wrongArch = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("best.safetensors"), "--model", "resnet", "--cache-dir", cache));
+        assertEquals(Main.EXIT_BAD_INPUT, wrongArch.exitCode());
+        assertTrue(wrongArch.err().contains("checkpoint is for model 'attn' but 'resnet' was asked"), wrongArch.err());
+        Cli.Outcome wrongBuckets = Cli.run(Cli.args("predict", one, "--checkpoint", run.resolve("best.safetensors"), "--buckets", "0,20,40,60"));
+        assertEquals(Main.EXIT_BAD_INPUT, wrongBuckets.exitCode());
+        assertTrue(wrongBuckets.err().contains("checkpoint uses age buckets 0,10,20,30,40,50,60,70 but 0,20,40,60 was asked"), wrongBuckets.err());
+    }
+
+    @Test
+    void predictReportsUnreadableFilesAndJsonFormat() throws IOException {
+        Path faces = tmp.resolve("faces");
+        TestData.synthesize(faces, 120, 64, 9);
+        Path run = tmp.resolve("run");
+        assertEquals(0, Cli.run(Cli.args("train", "--data", faces, "--epochs", 1, "--batch", 32, "--image-size", 32, "--out", run,
+                "--threads", 2, "--cache-dir", tmp.resolve("cache"))).exitCode());
+        Path mixed = Files.createDirectories(tmp.resolve("mixed"));
+        TestData.synthesize(mixed, 3, 50, 10);
+        Files.writeString(mixed.resolve("readme.jpg"), "not an image");
+        Cli.Outcome p = Cli.run(Cli.args("predict", mixed, "--checkpoint", run.resolve("last.safetensors"), "--format", "json"));
+        assertEquals(0, p.exitCode(), p.all());
+        assertEquals(3, ((List<?>) Json.parse(p.out().trim())).size(), p.out());
+        assertTrue(p.err().contains("readme.jpg: not a JPEG (looks like text)"), p.err());
+        assertTrue(p.err().contains("predicted 3 images, skipped 1"), p.err());
+    }
+
+    @Test
+    void missingOrEmptyDataFolderIsAClearError() throws IOException {
+        Cli.Outcome missing = Cli.run(Cli.args("train", "--data", tmp.resolve("nope"), "--out", tmp.resolve("r1"), "--cache-dir", tmp));
+        assertEquals(Main.EXIT_BAD_INPUT, missing.exitCode());
+        assertTrue(missing.err().contains("nope: data folder does not exist"), missing.err());
+        Path empty = Files.createDirectories(tmp.resolve("empty"));
+        Cli.Outcome none = Cli.run(Cli.args("train", "--data", empty, "--out", tmp.resolve("r2"), "--cache-dir", tmp));
+        assertEquals(Main.EXIT_BAD_INPUT, none.exitCode());
+        assertTrue(none.err().contains("holds no files"), none.err());
+    }
+
+    @Test
+    void cudaWithoutAGpuSaysSoPlainly() {
+        assumeTrue(!Backends.cudaAvailable(), "a CUDA device is present: nothing to refuse");
+        Cli.Outcome r = Cli.run(Cli.args("train", "--data", tmp, "--out", tmp.resolve("r"), "--device", "cuda"));
+        assertEquals(Main.EXIT_NO_DEVICE, r.exitCode());
+        assertTrue(r.err().contains("--device cuda: no usable GPU or driver was found"), r.err());
+        assertTrue(!r.err().contains("\tat "), "no stack trace: " + r.err());
+    }
+}
