@@ -30,7 +30,11 @@ class ReliabilityTest {
 
     /** 200 images -> 140 train -> 8 steps/epoch at batch 16; 5 epochs = 40 steps; a checkpoint every 3 steps. */
     static String[] trainArgs(Path run) {
-        return Cli.args("train", "--data", faces, "--model", "attn", "--epochs", 5, "--batch", 16, "--image-size", 32, "--out", run,
+        return trainArgs(run, 5);
+    }
+
+    static String[] trainArgs(Path run, int epochs) {
+        return Cli.args("train", "--data", faces, "--model", "attn", "--epochs", epochs, "--batch", 16, "--image-size", 32, "--out", run,
                 "--threads", 2, "--seed", 7, "--checkpoint-every", 3, "--cache-dir", tmp.resolve("cache"));
     }
 
@@ -105,10 +109,10 @@ class ReliabilityTest {
     @Test
     void adamWStateAndStepCountSurviveAResume() throws IOException {
         Path reference = tmp.resolve("adamw-ref"), stopped = tmp.resolve("adamw-stopped");
-        String[] adamw = {"--optimizer", "adamw", "--epochs", "2"};
-        assertEquals(0, Cli.run(Cli.concat(trainArgs(reference), adamw)).exitCode());
+        String[] adamw = {"--optimizer", "adamw"};
+        assertEquals(0, Cli.run(Cli.concat(trainArgs(reference, 2), adamw)).exitCode());
         // stop at step 10 (after the step-9 checkpoint), resume: AdamW's moments and its bias-correction step must come back
-        assertEquals(Main.EXIT_NUMERICAL_FAULT, Cli.run(Cli.concat(trainArgs(stopped), Cli.concat(adamw, "--fault-inject-step", "10"))).exitCode());
+        assertEquals(Main.EXIT_NUMERICAL_FAULT, Cli.run(Cli.concat(trainArgs(stopped, 2), Cli.concat(adamw, "--fault-inject-step", "10"))).exitCode());
         Cli.Outcome resumed = Cli.run(Cli.args("train", "--out", stopped, "--resume", "--threads", 2, "--cache-dir", tmp.resolve("cache")));
         assertEquals(0, resumed.exitCode(), resumed.all());
         assertTrue(resumed.out().contains(": step 9, 1 epochs done"), resumed.out());
