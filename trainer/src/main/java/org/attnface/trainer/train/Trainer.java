@@ -229,7 +229,7 @@ public final class Trainer {
                 int badGrads = (int) bad.item();
                 if (!Float.isFinite(loss) || badGrads > 0) fault(idx, step, loss, badGrads);
             }
-            if (cfg.clipGrad() > 0) clipGradients(cfg.clipGrad());
+            if (cfg.clipGrad() > 0) clipGradients(opt.flatGrads(), cfg.clipGrad());
             opt.setLr(schedule.lr((int) step));
             opt.step();
         }
@@ -275,16 +275,19 @@ public final class Trainer {
                 + "(a lower --lr or --clip-grad may avoid it).", step, what, where, resumeHint));
     }
 
-    /** Scales all gradients so their global L2 norm is at most maxNorm (norm over the optimiser's flat buffer). */
-    private void clipGradients(float maxNorm) {
-        Tensor g = opt.flatGrads();
+    /**
+     * Scales gradients (the optimiser's flat buffer, so one pass for all parameters) so their
+     * global L2 norm is at most maxNorm, as torch.nn.utils.clip_grad_norm_; returns the norm before.
+     */
+    static double clipGradients(Tensor flatGrads, float maxNorm) {
         double norm;
-        try (AutoCloseable ng = Autograd.noGrad()) {
-            norm = Math.sqrt(Ops.sum(Ops.mul(g, g)).item());
+        try (AutoCloseable ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
+            norm = Math.sqrt(Ops.sum(Ops.mul(flatGrads, flatGrads)).item());
         } catch (Exception e) {
             throw new IllegalStateException(e);
         }
-        if (norm > maxNorm) g.backend().scale(g, (float) (maxNorm / norm), g);
+        if (norm > maxNorm) flatGrads.backend().scale(flatGrads, (float) (maxNorm / norm), flatGrads);
+        return norm;
     }
 
     private void setDropoutStep(long step) {
