@@ -12,12 +12,24 @@ mkdir -p "$logs"
 # The device tool returns at most 8 files: gpu-check.log, gpu-check-summary.txt, 4 JSON results
 # and up to 2 JVM crash logs; everything else goes to a scratch folder.
 scratch=$(mktemp -d)
-exec > >(tee "$logs/gpu-check.log") 2>&1
 start=$(date +%s)
+# Every stage's time limit is cut to what is left of this budget (seconds), keeping 25 s for the
+# summary, so the whole script ends in time even when stages hang: GPU_CHECK_BUDGET=300 for less.
+budget=${GPU_CHECK_BUDGET:-450}
 stage() { echo; echo "=== [$(( $(date +%s) - start ))s] $*"; }
+# limit N: N seconds, or what is left of the budget if less (at least 5).
+limit() {
+  local left=$(( budget - 25 - ($(date +%s) - start) ))
+  if (( left >= $1 )); then echo "$1"; elif (( left >= 5 )); then echo "$left"; else echo 5; fi
+}
+# run_for N CMD...: CMD with the limit above; TERM at the limit, KILL 5 s later (a JVM can hang in a driver call).
+run_for() { local n; n=$(limit "$1"); shift; timeout -k 5 "$n" "$@"; }
+
 torch_python=${TORCH_PYTHON:-/opt/torch/.venv/bin/python3}
 [[ -x "$torch_python" ]] || torch_python=$(command -v python3 || true)
 
+# main runs in a pipeline (a subshell) so that tee gets all of it; variables it sets stay inside.
+main() {
 stage "GPU and driver"
 nvidia-smi || echo "nvidia-smi failed"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
@@ -29,7 +41,7 @@ libdirs=()
 for d in /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu /usr/local/nvidia/lib64 \
          /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
          /usr/lib/python3*/dist-packages/nvidia/*/lib /usr/local/lib/python3*/site-packages/nvidia/*/lib \
-         "$HOME"/.local/lib/python3*/site-packages/nvidia/*/lib; do
+         "${HOME:-/root}"/.local/lib/python3*/site-packages/nvidia/*/lib; do
   [[ -d "$d" ]] || continue
   if compgen -G "$d/libcublas.so.*" >/dev/null || compgen -G "$d/libcudnn.so.*" >/dev/null || compgen -G "$d/libcublasLt.so.*" >/dev/null; then
     libdirs+=("$d")
@@ -44,7 +56,7 @@ if ((${#libdirs[@]})); then
 else
   echo "no cuBLAS/cuDNN found in the usual folders; the backend will print its own search"
 fi
-[[ -n "$torch_python" ]] && timeout 60 "$torch_python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))' 2>&1 | tail -1
+[[ -n "$torch_python" ]] && run_for 30 "$torch_python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))' 2>&1 | tail -1
 
 stage "Java"
 java=""
@@ -57,14 +69,14 @@ elif [[ -f dist/jre.tgz ]]; then
   echo "bundled runtime: dist/jre.tgz $(du -h dist/jre.tgz | cut -f1) packed, $(du -sh /tmp/attnface-jre/jre | cut -f1) unpacked"
 fi
 if [[ -z "$java" ]]; then
-  echo "no Java 25 runtime: no java >= 25 on PATH and no dist/jre.tgz (run bench/make-dist.sh and carry dist)"; exit 1
+  echo "no Java 25 runtime: no java >= 25 on PATH and no dist/jre.tgz (run bench/make-dist.sh and carry dist)"; return 1
 fi
 "$java" -version 2>&1 | head -1
 jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g)
 
 stage "CUDA-vs-CPU tests (GpuTestMain)"
 if compgen -G "dist/lib/*.jar" >/dev/null; then
-  timeout 100 "$java" "${jflags[@]}" -cp "dist/lib/*" org.attnface.engine.backend.cuda.GpuTestMain 2>&1 | tee "$scratch/gpu-tests.log" | grep -v '^\s*at ' 
+  run_for 100 "$java" "${jflags[@]}" -cp "dist/lib/*" org.attnface.engine.backend.cuda.GpuTestMain 2>&1 | tee "$scratch/gpu-tests.log" | grep -v '^\s*at ' 
   echo "tests exit status: ${PIPESTATUS[0]}"
 else
   echo "dist/lib missing: run bench/make-dist.sh here and carry dist"
@@ -76,20 +88,20 @@ if [[ ! -f $cli ]]; then
 else
   attnface() { "$java" "${jflags[@]}" -jar "$cli" "$@"; }
   stage "Training steps of the ensemble on synthetic data (cuda, batch 64, 2 warm-up + 2x5 timed steps)"
-  timeout 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --model ensemble --mode train --batch 64 --image-size 64 \
+  run_for 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --model ensemble --mode train --batch 64 --image-size 64 \
       --warmup 2 --reps 2 --steps-per-rep 5 2>&1 | tail -15
   echo "exit status: ${PIPESTATUS[0]}"
 
   stage "attnface throughput, fp32 (batch 256, 64x64, train)"
-  timeout 80 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model attn,resnet --mode train \
+  run_for 80 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model attn,resnet --mode train \
       --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/attnface-fp32.json" 2>&1 | tail -12
   echo "exit status: ${PIPESTATUS[0]}"
   stage "attnface throughput, tf32 (ATTNFACE_TF32=1: cuDNN and cuBLAS may use TF32 tensor cores)"
-  ATTNFACE_TF32=1 timeout 60 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model attn,resnet --mode train \
+  ATTNFACE_TF32=1 run_for 60 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model attn,resnet --mode train \
       --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/attnface-tf32.json" 2>&1 | tail -12
   echo "exit status: ${PIPESTATUS[0]}"
   stage "Per-op profile of 2 ResNet training steps (cuda, fp32, batch 256; the profiler waits for each op)"
-  timeout 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model resnet --mode train \
+  run_for 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --batch 256 --image-size 64 --model resnet --mode train \
       --warmup 2 --reps 1 --steps-per-rep 2 --profile --profile-dir "$scratch/profile" >/dev/null 2>&1
   echo "exit status: $?"
   for f in "$scratch"/profile/*/profile.txt; do [[ -f $f ]] && { echo "$f"; head -45 "$f"; }; done
@@ -98,7 +110,7 @@ fi
 if [[ -n "$torch_python" && -f bench/reference/bench_torch.py ]]; then
   for prec in fp32 tf32; do
     stage "PyTorch eager reference, $prec"
-    PYTHONUNBUFFERED=1 timeout 55 "$torch_python" bench/reference/bench_torch.py --device cuda --batch 256 --image-size 64 \
+    PYTHONUNBUFFERED=1 run_for 50 "$torch_python" bench/reference/bench_torch.py --device cuda --batch 256 --image-size 64 \
         --model attn,resnet --mode train --precision $prec --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/torch-$prec.json" 2>&1 | tail -8
     echo "exit status: ${PIPESTATUS[0]}"
   done
@@ -106,8 +118,13 @@ else
   echo "no PyTorch python or bench/reference/bench_torch.py: no reference numbers"
 fi
 
+}
+
+# The summary runs whatever happened above (a stage that failed or timed out leaves a '-').
+main 2>&1 | tee "$logs/gpu-check.log"
+{
 stage "Summary"
-"${torch_python:-python3}" - "$logs" <<'PY' | tee "$logs/gpu-check-summary.txt"
+timeout 20 "${torch_python:-python3}" - "$logs" <<'PY' | tee "$logs/gpu-check-summary.txt"
 import json, os, sys
 logs = sys.argv[1]
 def load(name):
@@ -129,3 +146,4 @@ PY
 grep -h "GPU tests:" "$scratch/gpu-tests.log" 2>/dev/null
 for f in $(ls hs_err_pid*.log 2>/dev/null | head -2); do cp "$f" "$logs/"; echo "JVM crash log: $f (copied to $logs)"; done
 echo "gpu-check finished in $(( $(date +%s) - start ))s; logs in $logs"
+} 2>&1 | tee -a "$logs/gpu-check.log"

@@ -5,7 +5,8 @@
 
 // SplitMix64 finaliser over a Weyl sequence: the same 64-bit arithmetic as Rng.mix
 // (Java's >>> is the unsigned shift here, multiplications wrap mod 2^64 in both).
-__device__ __forceinline__ uint64_t attnface_hash(uint64_t seed, uint64_t counter) {
+// Host-callable too, so a host program can check it against Rng.java without a GPU.
+__host__ __device__ __forceinline__ uint64_t attnface_hash(uint64_t seed, uint64_t counter) {
     uint64_t z = seed + (counter + 1ull) * 0x9E3779B97F4A7C15ull;
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -14,7 +15,7 @@ __device__ __forceinline__ uint64_t attnface_hash(uint64_t seed, uint64_t counte
 
 // Uniform in [0, 1) with 24 random bits, exactly Rng.uniform: the integer is below 2^24,
 // so the conversion and the power-of-two scale are exact.
-__device__ __forceinline__ float attnface_uniform(uint64_t seed, uint64_t counter) {
+__host__ __device__ __forceinline__ float attnface_uniform(uint64_t seed, uint64_t counter) {
     return (float)(attnface_hash(seed, counter) >> 40) * 5.9604644775390625e-8f;
 }
 

@@ -88,15 +88,16 @@ extern "C" __global__ void relu_bwd(const float* y, const float* dy, float* dx, 
     FOR_EACH(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
-// One block: out[0] = sum(x), double accumulators (the CPU sums in double too).
-extern "C" __global__ void sum_all(const float* x, float* out, long long n) {
+// One block: out[0] = sum(x), double accumulators (the CPU sums in double too). Launched with
+// 1024 threads: the bound keeps ptxas at <= 64 registers so that launch cannot run out of them.
+extern "C" __global__ void __launch_bounds__(1024) sum_all(const float* x, float* out, long long n) {
     double s = 0;
     for (long long i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
     double t = block_sum(s);
     if (threadIdx.x == 0) out[0] = (float)t;
 }
 
-extern "C" __global__ void count_nonfinite(const float* x, float* out, long long n) {
+extern "C" __global__ void __launch_bounds__(1024) count_nonfinite(const float* x, float* out, long long n) {
     long long c = 0;
     for (long long i = threadIdx.x; i < n; i += blockDim.x) c += isfinite(x[i]) ? 0 : 1;
     long long t = block_sum(c);

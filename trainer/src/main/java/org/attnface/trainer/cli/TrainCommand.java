@@ -49,7 +49,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--weight-decay", defaultValue = "5e-4", description = "weight decay (default: ${DEFAULT-VALUE})")
     float weightDecay;
 
-    @Option(names = "--warmup-steps", defaultValue = "-1", description = "linear warm-up steps before the cosine decay (default: min(1 epoch, 5% of the steps))")
+    @Option(names = "--warmup-steps", defaultValue = "-1", description = "linear warm-up steps before the cosine decay (default: min(1 epoch, 5%% of the steps))")
     int warmupSteps;
 
     @Option(names = "--image-size", defaultValue = "64", description = "square crop fed to the network (default: ${DEFAULT-VALUE})")

@@ -679,7 +679,11 @@ public final class CudaBackend implements Backend {
             }
             Driver.check(JCudaDriver.cuStreamSynchronize(copyStream), "cuStreamSynchronize(copy)");
         } finally {
-            for (Staging.Slot s : slots) if (s.host != null) JCudaDriver.cuMemFreeHost(s.host);
+            JCudaDriver.cuStreamSynchronize(copyStream);  // on an error too: no copy may still read a buffer freed below
+            for (Staging.Slot s : slots) {
+                if (s.host != null) JCudaDriver.cuMemFreeHost(s.host);
+                JCudaDriver.cuEventDestroy(s.done);
+            }
         }
         return new DeviceImages(address, bytes, count, height, width);
     }

@@ -47,7 +47,12 @@ final class Cudnn {
     }
 
     Cudnn(long stream) {
-        NativeLibs.Loaded lib = NativeLibs.open("cuDNN 9", List.of("libcudnn.so.9"), List.of("libcudnn_graph", "libcudnn_ops", "libcudnn_cnn"));
+        NativeLibs.Loaded lib = NativeLibs.open("cuDNN 9", List.of("libcudnn.so.9"),
+                // libcudnn.so.9 is a shim that dlopens these by soname on first use; opening them from
+                // its own folder first (dependencies before users) means no LD_LIBRARY_PATH is needed.
+                // The runtime-compiled engines need NVRTC and may fail to open: the others still serve.
+                List.of("libcudnn_graph", "libcudnn_engines_precompiled", "libcudnn_engines_runtime_compiled",
+                        "libcudnn_heuristic", "libcudnn_ops", "libcudnn_cnn"));
         library = lib.file().toString();
         Linker linker = Linker.nativeLinker();
         java.util.function.BiFunction<String, FunctionDescriptor, MethodHandle> bind = (name, fd) ->

@@ -43,8 +43,8 @@ final class Kernels {
         }
     }
 
-    /** The kernel {@code name} of {@code family}, looked up once. */
-    CUfunction get(String family, String name) {
+    /** The kernel {@code name} of {@code family}, looked up once (synchronized: a loader thread may launch too). */
+    synchronized CUfunction get(String family, String name) {
         CUfunction f = functions.get(name);
         if (f != null) return f;
         CUmodule m = modules.get(family);
