@@ -242,7 +242,9 @@ def lr_at(cfg, step, total, warmup):
 
 def evaluate(model, images, gender, bucket, ages, cfg, bounds):
     model.eval()
-    centres = torch.tensor([b + 5.0 for b in bounds[:-1]] + [bounds[-1] + 7.5])  # bucket centre ages
+    # AgeBuckets.centre: lower bound + half the width; the open last bucket takes the previous width
+    widths = [bounds[i + 1] - bounds[i] for i in range(len(bounds) - 1)]
+    centres = torch.tensor([lo + w / 2 for lo, w in zip(bounds, widths + [widths[-1]])], dtype=torch.float)
     g_ok = a_ok = 0
     aabd = mae = 0.0
     with torch.no_grad():

@@ -8,6 +8,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.backend.Backends;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
+import org.attnface.model.ensemble.Ensemble;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.data.FaceFolder;
@@ -85,25 +86,52 @@ public final class EvalCommand implements Callable<Integer> {
         }
         if (idx.length == 0) throw new IllegalArgumentException("nothing to evaluate: the " + part + " split is empty");
         Evaluation ev;
+        var members = new java.util.LinkedHashMap<String, Evaluation>();
         long t0 = System.nanoTime();
         try (Batches b = new Batches(set, d, inf.config().imageSize(), inf.config().buckets())) {
             ev = Trainer.evaluate(inf.model(), b, idx, inf.config(), batch);
+            // The paper's RQ4: does the ensemble beat each of its members on the same images?
+            if (inf.model() instanceof Ensemble e) {
+                members.put("attn", Trainer.evaluate(e.attn, b, idx, inf.config().withArch("attn"), batch));
+                members.put("resnet", Trainer.evaluate(e.resnet, b, idx, inf.config().withArch("resnet"), batch));
+            }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         Path dir = out != null ? out : runDir.resolve("eval-" + checkpoint.getFileName().toString().replace(".safetensors", ""));
         Files.createDirectories(dir);
         String md = ev.toMarkdown(inf.config().arch() + " " + checkpoint.getFileName() + " on the " + title);
+        if (!members.isEmpty()) md += membersTable(ev, members);
         AtomicFile.writeString(dir.resolve("report.md"), md);
         var json = new java.util.LinkedHashMap<String, Object>();
         json.put("checkpoint", checkpoint.toString());
         json.put("arch", inf.config().arch());
         json.put("evaluated_on", title);
         json.putAll(ev.toJson());
+        if (!members.isEmpty()) {
+            var m = new java.util.LinkedHashMap<String, Object>();
+            members.forEach((name, e) -> m.put(name, e.toJson()));
+            json.put("members", m);
+        }
         AtomicFile.writeString(dir.resolve("metrics.json"), Json.write(json) + "\n");
         Charts.confusion(ev, part, dir.resolve("confusion.png"));
         Charts.genderHistogram(ev, part, dir.resolve("gender_probability.png"));
         System.out.println(md);
         System.out.printf(java.util.Locale.ROOT, "evaluated %d images in %.1f s; report in %s%n", idx.length, seconds, dir);
         return 0;
+    }
+
+    /** Ensemble vs each member on the same images. */
+    private static String membersTable(Evaluation ensemble, java.util.Map<String, Evaluation> members) {
+        StringBuilder b = new StringBuilder("\n## Ensemble vs its members (same images)\n\n"
+                + "| model | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
+        var rows = new java.util.LinkedHashMap<String, Evaluation>();
+        rows.put("ensemble", ensemble);
+        rows.putAll(members);
+        rows.forEach((name, e) -> {
+            Evaluation.Summary s = e.overall();
+            b.append(String.format(java.util.Locale.ROOT, "| %s | %.2f%% | %.2f%% | %.3f |%n",
+                    name, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
+        });
+        return b.toString();
     }
 }

@@ -27,6 +27,8 @@ public final class CpuBackend implements Backend {
     /** Per-chunk scratch (im2col columns, partial sums), grown on demand and kept. */
     private float[][] scratch;
     private float[][] partial;
+    /** Per-chunk rows for the pooling and batch-norm kernels, grown on demand and kept. */
+    private float[][] work;
     /** Arrays made by {@link #allocate} because the cache had none of the size (tests check a training step makes none after the first). */
     private final java.util.concurrent.atomic.AtomicLong freshArrays = new java.util.concurrent.atomic.AtomicLong();
 
@@ -40,6 +42,7 @@ public final class CpuBackend implements Backend {
         team = new Parallel(threads);
         scratch = new float[threads][0];
         partial = new float[threads][0];
+        work = new float[threads][0];
     }
 
     public int threads() { return team.threads(); }
@@ -66,6 +69,11 @@ public final class CpuBackend implements Backend {
     float[] partial(int chunk, int size) {
         if (partial[chunk].length < size) partial[chunk] = new float[size];
         return partial[chunk];
+    }
+
+    float[] work(int chunk, int size) {
+        if (work[chunk].length < size) work[chunk] = new float[size];
+        return work[chunk];
     }
 
     Parallel team() { return team; }
@@ -112,13 +120,20 @@ public final class CpuBackend implements Backend {
         System.arraycopy(a(src), o(src), dst, dstOffset, src.size());
     }
 
+    /** Floats per chunk at least for the streaming loops: below ~64k a second thread costs more than it gains. */
+    private static final int STREAM_GRAIN = 1 << 16;
+
     @Override public void copy(Tensor src, Tensor dst) {
         checkNumel("copy", src, dst);
-        System.arraycopy(a(src), o(src), a(dst), o(dst), src.size());
+        float[] s = a(src), d = a(dst);
+        int so = o(src), dO = o(dst);
+        team.range(src.size(), STREAM_GRAIN, (lo, hi, c) -> System.arraycopy(s, so + lo, d, dO + lo, hi - lo));
     }
 
     @Override public void fill(Tensor t, float value) {
-        Arrays.fill(a(t), o(t), o(t) + t.size(), value);
+        float[] d = a(t);
+        int off = o(t);
+        team.range(t.size(), STREAM_GRAIN, (lo, hi, c) -> Arrays.fill(d, off + lo, off + hi, value));
     }
 
     @Override public void synchronize() {}
@@ -137,16 +152,14 @@ public final class CpuBackend implements Backend {
         checkNumel("axpy", x, y);
         float[] xa = a(x), ya = a(y);
         int xo = o(x), yo = o(y);
-        team.range(x.size(), 1 << 15, (lo, hi, c) -> Elementwise.axpy(alpha, xa, xo + lo, ya, yo + lo, hi - lo));
+        team.range(x.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.axpy(alpha, xa, xo + lo, ya, yo + lo, hi - lo));
     }
 
     @Override public void scale(Tensor x, float alpha, Tensor out) {
         checkNumel("scale", x, out);
         float[] xa = a(x), ya = a(out);
         int xo = o(x), yo = o(out);
-        team.range(x.size(), 1 << 15, (lo, hi, c) -> {
-            for (int i = lo; i < hi; i++) ya[yo + i] = alpha * xa[xo + i];
-        });
+        team.range(x.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.scale(xa, xo + lo, alpha, ya, yo + lo, hi - lo));
     }
 
     @Override public void scaleByScalar(Tensor x, Tensor s, float alpha, Tensor out) {
@@ -157,14 +170,14 @@ public final class CpuBackend implements Backend {
         checkNumel("relu", x, y);
         float[] xa = a(x), ya = a(y);
         int xo = o(x), yo = o(y);
-        team.range(x.size(), 1 << 15, (lo, hi, c) -> Elementwise.relu(xa, xo + lo, ya, yo + lo, hi - lo));
+        team.range(x.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.relu(xa, xo + lo, ya, yo + lo, hi - lo));
     }
 
     @Override public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
         checkNumel("reluBackward", y, dy);
         float[] ya = a(y), ga = a(dy), da = a(dx);
         int yo = o(y), go = o(dy), dxo = o(dx);
-        team.range(y.size(), 1 << 15, (lo, hi, c) -> Elementwise.reluBackward(ya, yo + lo, ga, go + lo, da, dxo + lo, hi - lo));
+        team.range(y.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.reluBackward(ya, yo + lo, ga, go + lo, da, dxo + lo, hi - lo));
     }
 
     @Override public void sumAll(Tensor x, Tensor out) {
@@ -177,9 +190,7 @@ public final class CpuBackend implements Backend {
 
     @Override public void countNonFinite(Tensor x, Tensor out) {
         float[] xa = a(x);
-        int xo = o(x), n = x.size(), bad = 0;
-        for (int i = 0; i < n; i++) if (!Float.isFinite(xa[xo + i])) bad++;
-        a(out)[o(out)] = bad;
+        a(out)[o(out)] = Elementwise.countNonFinite(xa, o(x), x.size());
     }
 
     @Override public void copy2d(Tensor src, int srcStride, int srcCol, Tensor dst, int dstStride, int dstCol, int rows, int cols) {
@@ -217,13 +228,11 @@ public final class CpuBackend implements Backend {
     @Override public void conv2dBackwardBias(ConvShape g, Tensor dy, Tensor db) {
         float[] ga = a(dy), da = a(db);
         int go = o(dy), dbo = o(db), k = g.k(), pq = g.p() * g.q(), n = g.n();
-        team.range(k, 1, (lo, hi, c) -> {
+        // One channel's sum is its planes' vector sums added in double, whichever chunk runs it.
+        team.range(k, Math.max(1, (1 << 14) / (n * pq)), (lo, hi, c) -> {
             for (int ch = lo; ch < hi; ch++) {
                 double s = 0;
-                for (int i = 0; i < n; i++) {
-                    int base = go + (i * k + ch) * pq;
-                    for (int j = 0; j < pq; j++) s += ga[base + j];
-                }
+                for (int i = 0; i < n; i++) s += Elementwise.sum(ga, go + (i * k + ch) * pq, pq);
                 da[dbo + ch] = (float) s;
             }
         });
@@ -316,14 +325,8 @@ public final class CpuBackend implements Backend {
         checkNumel("sgdStep", param, momentumBuf);
         float[] p = a(param), g = a(grad), m = a(momentumBuf);
         int po = o(param), go = o(grad), mo = o(momentumBuf);
-        team.range(param.size(), 1 << 15, (lo, hi, c) -> {
-            for (int i = lo; i < hi; i++) {
-                float gi = g[go + i] + weightDecay * p[po + i];
-                float mi = momentum * m[mo + i] + gi;
-                m[mo + i] = mi;
-                p[po + i] -= lr * mi;
-            }
-        });
+        team.range(param.size(), STREAM_GRAIN, (lo, hi, c) ->
+                Elementwise.sgd(p, po + lo, g, go + lo, m, mo + lo, hi - lo, lr, momentum, weightDecay));
     }
 
     @Override public void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
@@ -333,16 +336,8 @@ public final class CpuBackend implements Backend {
         int po = o(param), go = o(grad), mo = o(m), vo = o(v);
         float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
         float decay = 1f - lr * weightDecay;
-        team.range(param.size(), 1 << 15, (lo, hi, c) -> {
-            for (int i = lo; i < hi; i++) {
-                float gi = g[go + i];
-                float mi = beta1 * ma[mo + i] + (1 - beta1) * gi;
-                float vi = beta2 * va[vo + i] + (1 - beta2) * gi * gi;
-                ma[mo + i] = mi;
-                va[vo + i] = vi;
-                p[po + i] = p[po + i] * decay - lr * (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);
-            }
-        });
+        team.range(param.size(), STREAM_GRAIN, (lo, hi, c) ->
+                Elementwise.adamw(p, po + lo, g, go + lo, ma, mo + lo, va, vo + lo, hi - lo, lr, beta1, beta2, eps, decay, bc1, bc2));
     }
 
     // ---- data preparation --------------------------------------------------------------------

@@ -135,4 +135,80 @@ final class Elementwise {
         }
         for (; i < n; i++) dx[dxo + i] = y[yo + i] > 0f ? dy[go + i] : 0f;
     }
+    static void scale(float[] x, int xo, float alpha, float[] y, int yo, int n) {
+        int i = 0;
+        for (int upper = F.loopBound(n); i < upper; i += F.length())
+            FloatVector.fromArray(F, x, xo + i).mul(alpha).intoArray(y, yo + i);
+        for (; i < n; i++) y[yo + i] = alpha * x[xo + i];
+    }
+
+    /** Sum of n floats: two vector accumulators (n / 2L terms per lane), lanes added in double. */
+    static double sum(float[] x, int xo, int n) {
+        int i = 0, l = F.length();
+        double s = 0;
+        if (n >= 2 * l) {
+            FloatVector s0 = FloatVector.zero(F), s1 = FloatVector.zero(F);
+            for (int upper = n - 2 * l; i <= upper; i += 2 * l) {
+                s0 = s0.add(FloatVector.fromArray(F, x, xo + i));
+                s1 = s1.add(FloatVector.fromArray(F, x, xo + i + l));
+            }
+            FloatVector t = s0.add(s1);
+            for (int j = 0; j < l; j++) s += t.lane(j);
+        }
+        for (; i < n; i++) s += x[xo + i];
+        return s;
+    }
+
+    /** Infinities and NaNs give NaN when multiplied by zero; finite values give zero. */
+    static int countNonFinite(float[] x, int xo, int n) {
+        int i = 0, bad = 0;
+        for (int upper = F.loopBound(n); i < upper; i += F.length()) {
+            FloatVector v = FloatVector.fromArray(F, x, xo + i);
+            bad += v.mul(0f).compare(VectorOperators.NE, 0f).trueCount();
+        }
+        for (; i < n; i++) if (!Float.isFinite(x[xo + i])) bad++;
+        return bad;
+    }
+
+    /** SGD with momentum and L2 weight decay; lane for lane the same float arithmetic as the scalar tail. */
+    static void sgd(float[] p, int po, float[] g, int go, float[] m, int mo, int n, float lr, float momentum, float weightDecay) {
+        int i = 0;
+        for (int upper = F.loopBound(n); i < upper; i += F.length()) {
+            FloatVector pv = FloatVector.fromArray(F, p, po + i);
+            FloatVector gi = FloatVector.fromArray(F, g, go + i).add(pv.mul(weightDecay));
+            FloatVector mi = FloatVector.fromArray(F, m, mo + i).mul(momentum).add(gi);
+            mi.intoArray(m, mo + i);
+            pv.sub(mi.mul(lr)).intoArray(p, po + i);
+        }
+        for (; i < n; i++) {
+            float gi = g[go + i] + weightDecay * p[po + i];
+            float mi = momentum * m[mo + i] + gi;
+            m[mo + i] = mi;
+            p[po + i] -= lr * mi;
+        }
+    }
+
+    /** AdamW (decoupled weight decay: decay = 1 - lr * wd); bc1, bc2 the bias corrections. Same float arithmetic per lane as the tail. */
+    static void adamw(float[] p, int po, float[] g, int go, float[] m, int mo, float[] v, int vo, int n,
+                      float lr, float beta1, float beta2, float eps, float decay, float bc1, float bc2) {
+        int i = 0;
+        float c1 = 1 - beta1, c2 = 1 - beta2;
+        for (int upper = F.loopBound(n); i < upper; i += F.length()) {
+            FloatVector gi = FloatVector.fromArray(F, g, go + i);
+            FloatVector mi = FloatVector.fromArray(F, m, mo + i).mul(beta1).add(gi.mul(c1));
+            FloatVector vi = FloatVector.fromArray(F, v, vo + i).mul(beta2).add(gi.mul(c2).mul(gi));
+            mi.intoArray(m, mo + i);
+            vi.intoArray(v, vo + i);
+            FloatVector step = mi.div(bc1).mul(lr).div(vi.div(bc2).sqrt().add(eps));
+            FloatVector.fromArray(F, p, po + i).mul(decay).sub(step).intoArray(p, po + i);
+        }
+        for (; i < n; i++) {
+            float gi = g[go + i];
+            float mi = beta1 * m[mo + i] + c1 * gi;
+            float vi = beta2 * v[vo + i] + c2 * gi * gi;
+            m[mo + i] = mi;
+            v[vo + i] = vi;
+            p[po + i] = p[po + i] * decay - lr * (mi / bc1) / ((float) Math.sqrt(vi / bc2) + eps);
+        }
+    }
 }

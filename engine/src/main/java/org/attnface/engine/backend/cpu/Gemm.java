@@ -70,7 +70,7 @@ public final class Gemm {
                 for (int ic = 0; ic < m; ic += MC) {
                     int mc = Math.min(MC, m - ic);
                     packA(transA, mc, kc, a, aOff, lda, ic, pc, aPack);
-                    macroKernel(mc, nc, kc, alpha, first, aPack, bPack, tile, c, cOff + ic * ldc + jc, ldc);
+                    macroKernel(mc, nc, kc, alpha, first, aPack, bPack, 0, tile, c, cOff + ic * ldc + jc, ldc);
                 }
             }
         }
@@ -107,6 +107,54 @@ public final class Gemm {
         }
     }
 
+    /** n rounded up to whole NR-wide slivers: the row length of a pre-packed op(B). */
+    static int paddedColumns(int n) { return (n + NR - 1) / NR * NR; }
+
+    /**
+     * The pre-packed layout {@link #sgemmPrepackedB} reads, as {@link #packB} writes it: KC-row
+     * blocks one after another (the block starting at row pb begins at pb * nPad), inside a
+     * block NR-wide slivers of kcb x NR floats. Element (p, j) of op(B) lives at
+     * {@code prepackedRowBase(nPad, p) + (j / NR) * prepackedSliverStride(k, p) + j % NR}.
+     */
+    static int prepackedRowBase(int nPad, int p) {
+        int pb = p / KC * KC;
+        return pb * nPad + (p - pb) * NR;
+    }
+
+    /** Distance between consecutive NR-wide slivers in the KC-row block holding row p of a k-row op(B). */
+    static int prepackedSliverStride(int k, int p) {
+        int pb = p / KC * KC;
+        return Math.min(KC, k - pb) * NR;
+    }
+
+    /**
+     * {@link #sgemm} with op(B) (k x n) already packed, for example by an im2col that writes the
+     * packed layout directly and so saves a pass over the column matrix. B pack size: k * paddedColumns(n);
+     * padded columns must hold zeros (or anything finite: their results are discarded).
+     */
+    public static void sgemmPrepackedB(boolean transA, int m, int n, int k, float alpha,
+                                       float[] a, int aOff, int lda, float[] bPacked, int bPackedOff,
+                                       float beta, float[] c, int cOff, int ldc) {
+        if (m <= 0 || n <= 0) return;
+        if (k <= 0 || alpha == 0f) {
+            scale(m, n, beta, c, cOff, ldc);
+            return;
+        }
+        boolean overwrite = beta == 0f;
+        if (!overwrite && beta != 1f) scale(m, n, beta, c, cOff, ldc);
+        Workspace ws = WORKSPACE.get();
+        int nPad = paddedColumns(n);
+        for (int pc = 0; pc < k; pc += KC) {
+            int kc = Math.min(KC, k - pc);
+            boolean first = overwrite && pc == 0;
+            for (int ic = 0; ic < m; ic += MC) {
+                int mc = Math.min(MC, m - ic);
+                packA(transA, mc, kc, a, aOff, lda, ic, pc, ws.aPack);
+                macroKernel(mc, n, kc, alpha, first, ws.aPack, bPacked, bPackedOff + pc * nPad, ws.tile, c, cOff + ic * ldc, ldc);
+            }
+        }
+    }
+
     /** C = beta * C (beta == 0 writes zeros, beta == 1 leaves C alone). */
     private static void scale(int m, int n, float beta, float[] c, int cOff, int ldc) {
         if (beta == 1f) return;
@@ -118,10 +166,10 @@ public final class Gemm {
     }
 
     private static void macroKernel(int mc, int nc, int kc, float alpha, boolean overwrite,
-                                    float[] aPack, float[] bPack, float[] tile, float[] c, int cOff, int ldc) {
+                                    float[] aPack, float[] bPack, int bPackOff, float[] tile, float[] c, int cOff, int ldc) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
-            int bo = jr * kc;
+            int bo = bPackOff + jr * kc;
             for (int ir = 0; ir < mc; ir += MR) {
                 int mr = Math.min(MR, mc - ir);
                 int ao = ir * kc;

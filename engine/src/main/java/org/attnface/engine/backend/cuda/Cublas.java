@@ -86,17 +86,28 @@ final class Cublas {
         mathMode = mode;
     }
 
+    /**
+     * The column-major cublasSgemm arguments of a row-major product: C^T[n,m] = op(B)^T op(A)^T,
+     * so cuBLAS's first operand is our B. A row-major [r,c] array is a column-major [c,r] one
+     * with leading dimension c. cuBLAS wants every leading dimension >= 1, also for empty products.
+     */
+    record ColumnMajorCall(int transa, int transb, int m, int n, int k, int lda, int ldb, int ldc) {
+        static ColumnMajorCall of(boolean transA, boolean transB, int m, int n, int k) {
+            return new ColumnMajorCall(transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k,
+                    Math.max(1, transB ? k : n), Math.max(1, transA ? m : k), Math.max(1, n));
+        }
+    }
+
     /** Row-major C[m,n] = alpha op(A) op(B) + beta C on device addresses. */
     void gemmRowMajor(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, long b, float beta, long c) {
-        // cuBLAS wants every leading dimension >= 1, also for empty products.
-        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n);
+        ColumnMajorCall g = ColumnMajorCall.of(transA, transB, m, n, k);
         alphaBeta.set(JAVA_FLOAT, 0, alpha);
         alphaBeta.set(JAVA_FLOAT, 4, beta);
         long ab = alphaBeta.address();
         int status;
         try {
-            status = (int) sgemm.invokeExact(handle, transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k,
-                    ab, b, ldb, a, lda, ab + 4, c, Math.max(1, n));
+            status = (int) sgemm.invokeExact(handle, g.transa(), g.transb(), g.m(), g.n(), g.k(),
+                    ab, b, g.lda(), a, g.ldb(), ab + 4, c, g.ldc());
         } catch (Throwable t) {
             throw new CudaException("cublasSgemm_v2", t);
         }
@@ -106,14 +117,14 @@ final class Cublas {
     /** batch independent row-major products; A, B, C of batch i start strideA/B/C floats after those of i-1. */
     void gemmStridedBatchedRowMajor(boolean transA, boolean transB, int m, int n, int k, float alpha, long a, long strideA,
                                     long b, long strideB, float beta, long c, long strideC, int batch) {
-        int lda = Math.max(1, transA ? m : k), ldb = Math.max(1, transB ? k : n);
+        ColumnMajorCall g = ColumnMajorCall.of(transA, transB, m, n, k);
         alphaBeta.set(JAVA_FLOAT, 0, alpha);
         alphaBeta.set(JAVA_FLOAT, 4, beta);
         long ab = alphaBeta.address();
         int status;
         try {
-            status = (int) sgemmStridedBatched.invokeExact(handle, transB ? OP_T : OP_N, transA ? OP_T : OP_N, n, m, k,
-                    ab, b, ldb, strideB, a, lda, strideA, ab + 4, c, Math.max(1, n), strideC, batch);
+            status = (int) sgemmStridedBatched.invokeExact(handle, g.transa(), g.transb(), g.m(), g.n(), g.k(),
+                    ab, b, g.lda(), strideB, a, g.ldb(), strideA, ab + 4, c, g.ldc(), strideC, batch);
         } catch (Throwable t) {
             throw new CudaException("cublasSgemmStridedBatched", t);
         }

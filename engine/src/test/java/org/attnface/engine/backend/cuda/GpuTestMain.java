@@ -27,11 +27,13 @@ public final class GpuTestMain {
     public static void main(String[] args) throws Exception {
         int passed = 0, failed = 0, skipped = 0;
         List<String> failures = new ArrayList<>();
+        String unavailable = null;
         try {
             CudaBackend b = (CudaBackend) org.attnface.engine.backend.Backends.raw(org.attnface.engine.Device.CUDA);
             System.out.println("backend: " + b.describe());
             System.out.println("libraries: " + b.libraries());
         } catch (RuntimeException | LinkageError e) {
+            unavailable = String.valueOf(e.getMessage()).lines().findFirst().orElse("");
             System.out.println("CUDA backend unavailable: " + e.getMessage());
         }
         System.out.printf("%-70s %-6s %8s  %s%n", "test", "result", "ms", "detail");
@@ -90,8 +92,10 @@ public final class GpuTestMain {
                 System.out.printf("%-70s %-6s %8.0f  %s%n", name, result, (System.nanoTime() - t0) / 1e6, detail);
             }
         }
-        System.out.printf("GPU tests: %d passed, %d failed, %d skipped%s%n", passed, failed, skipped,
-                failures.isEmpty() ? "" : " (failed: " + String.join(", ", failures) + ")");
+        // The summary line is what gpu-check.sh shows last: it says why everything skipped.
+        System.out.printf("GPU tests: %d passed, %d failed, %d skipped%s%s%n", passed, failed, skipped,
+                failures.isEmpty() ? "" : " (failed: " + String.join(", ", failures) + ")",
+                unavailable == null ? "" : " (CUDA backend unavailable: " + unavailable + ")");
         System.exit(failed == 0 ? 0 : 1);
     }
 
