@@ -10,7 +10,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import org.attnface.engine.backend.Backends;
 import org.attnface.engine.io.Json;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -88,5 +90,13 @@ class BenchCommandTest {
         Run device = bench("--device", "tpu", "--model", "attn");
         assertEquals(2, device.exitCode());
         assertTrue(device.err().contains("unknown device 'tpu'"), device.err());
+    }
+
+    @Test
+    void cudaWithoutAGpuSaysSo() {
+        Assumptions.assumeFalse(Backends.cudaAvailable(), "a CUDA device is present: nothing to refuse");
+        Run cuda = bench("--device", "cuda", "--model", "attn");
+        assertEquals(2, cuda.exitCode());
+        assertTrue(cuda.err().contains("no usable NVIDIA GPU"), cuda.err());
     }
 }

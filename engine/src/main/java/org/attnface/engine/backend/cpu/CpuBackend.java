@@ -6,7 +6,6 @@ import java.util.HashMap;
 import java.util.Map;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.Rng;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.AugmentSpec;
 import org.attnface.engine.backend.Backend;
@@ -309,9 +308,7 @@ public final class CpuBackend implements Backend {
         float[] xa = a(x), ya = a(y);
         int xo = o(x), yo = o(y);
         float keepScale = 1f / (1f - p);
-        team.range(x.size(), 1 << 14, (lo, hi, c) -> {
-            for (int i = lo; i < hi; i++) ya[yo + i] = Rng.uniform(seed, i) >= p ? xa[xo + i] * keepScale : 0f;
-        });
+        team.range(x.size(), 1 << 14, (lo, hi, c) -> Elementwise.dropout(xa, xo + lo, ya, yo + lo, hi - lo, lo, p, seed, keepScale));
     }
 
     @Override public void dropoutBackward(Tensor dy, float p, long seed, Tensor dx) {

@@ -15,12 +15,18 @@ import org.attnface.engine.backend.PoolShape;
  * Max and average pooling; (image, channel) planes split across the team in static chunks.
  *
  * <p>Max pooling is bandwidth-bound: the forward reads x once and writes a quarter of it (2x2
- * stride 2), the backward reads x, y, dy and writes dx (about 2.5 x-sized passes). The Attn-CNN
- * pools 2x2/2 four times per step, so that shape has a vector path (two rows of 2L inputs give
- * L outputs through a two-vector permute); every other shape goes through a separable forward
- * (vector max over the window's rows, then a scalar max along the row) and the reference scan
- * for the backward. The gradient goes to the first maximum of each window in row-major order,
- * the same on every path, so the paths agree bit for bit.
+ * stride 2), the backward reads x, y, dy and writes dx (about 2.5 x-sized passes). Paths:
+ * <ul>
+ * <li>2x2 stride 2 unpadded (the Attn-CNN, four times per step): two rows of 2L inputs give L
+ *     outputs through a two-vector permute; its backward writes each dx element once.
+ * <li>any other window, forward: separable, a vector max over the window's rows, then the max
+ *     along the row (vectorised for strides 1 and 2, scalar otherwise).
+ * <li>any other window with stride 2 (the ResNet stem's 3x3 pad 1), backward: vector search of
+ *     each window's first maximum, scalar scatter of the gradients.
+ * <li>everything else, backward: the reference scan.
+ * </ul>
+ * The gradient goes to the first maximum of each window in row-major order on every path, and
+ * Math.max's result does not depend on the order, so the paths agree bit for bit.
  */
 final class Pool {
     private Pool() {}
@@ -29,8 +35,8 @@ final class Pool {
     private static final int L = F.length();
     /** Lane indices into the pair (a, b) of vectors: the even and odd columns of 2L inputs. */
     private static final float[] EVEN = new float[L], ODD = new float[L];
-    /** Each output lane twice: lanes 0..L/2-1 of y spread over L lanes, and lanes L/2..L-1. */
-    private static final float[] DUP_LO = new float[L], DUP_HI = new float[L];
+    /** Lanes 0..L/2-1 each spread over two lanes. */
+    private static final float[] DUP_LO = new float[L];
     private static final boolean[] EVEN_LANE = new boolean[L];
     private static final VectorShuffle<Float> SWAP_PAIRS = VectorShuffle.fromOp(F, i -> i ^ 1);
 
@@ -39,7 +45,6 @@ final class Pool {
             EVEN[i] = 2 * i;
             ODD[i] = 2 * i + 1;
             DUP_LO[i] = i / 2;
-            DUP_HI[i] = L / 2 + i / 2;
             EVEN_LANE[i] = (i & 1) == 0;
         }
     }
@@ -141,11 +146,13 @@ final class Pool {
         float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y), ga = CpuBackend.a(dy), da = CpuBackend.a(dx);
         int xo = CpuBackend.o(x), yo = CpuBackend.o(y), go = CpuBackend.o(dy), dxo = CpuBackend.o(dx);
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
-        boolean twoByTwo = isTwoByTwo(g);
+        boolean twoByTwo = isTwoByTwo(g), strideTwo = g.stride() == 2;
         be.team().range(g.n() * g.c(), grain(g), (lo, hi, chunk) -> {
+            float[] rows = twoByTwo || !strideTwo ? null : be.work(chunk, g.kh() * paddedRow(g) + L);
             for (int plane = lo; plane < hi; plane++) {
                 int xb = xo + plane * h * w, yb = yo + plane * p * q, gb = go + plane * p * q, db = dxo + plane * h * w;
                 if (twoByTwo) maxBackwardTwoByTwo(xa, xb, h, w, ya, yb, ga, gb, da, db, p, q);
+                else if (strideTwo) maxBackwardStrideTwo(g, xa, xb, ya, yb, ga, gb, da, db, rows);
                 else maxBackwardScan(g, xa, xb, ya, yb, ga, gb, da, db);
             }
         });
@@ -158,24 +165,12 @@ final class Pool {
      */
     static void maxBackwardTwoByTwo(float[] x, int xb, int h, int w, float[] y, int yb, float[] dy, int gb,
                                     float[] dx, int db, int p, int q) {
-        FloatVector dupLo = FloatVector.fromArray(F, DUP_LO, 0), dupHi = FloatVector.fromArray(F, DUP_HI, 0);
-        VectorMask<Float> evenLane = VectorMask.fromArray(F, EVEN_LANE, 0);
         for (int op = 0; op < p; op++) {
             int r0 = 2 * op * w, r1 = r0 + w, out = op * q;
-            int j = 0;
-            for (; j + L <= q; j += L) {
-                FloatVector yv = FloatVector.fromArray(F, y, yb + out + j), gv = FloatVector.fromArray(F, dy, gb + out + j);
+            for (int j = 0; j < q; j += L / 2) {
                 int c = 2 * j;
-                windowPairs(x, xb + r0 + c, xb + r1 + c, dupLo.selectFrom(yv), dupLo.selectFrom(gv), evenLane, dx, db + r0 + c, db + r1 + c);
-                windowPairs(x, xb + r0 + c + L, xb + r1 + c + L, dupHi.selectFrom(yv), dupHi.selectFrom(gv), evenLane, dx, db + r0 + c + L, db + r1 + c + L);
-            }
-            if (j < q) {
-                // The last q - j windows under masks (all of them when q < L).
-                VectorMask<Float> outs = F.indexInRange(j, q), ins0 = F.indexInRange(2 * j, 2 * q), ins1 = F.indexInRange(2 * j + L, 2 * q);
-                FloatVector yv = FloatVector.fromArray(F, y, yb + out + j, outs), gv = FloatVector.fromArray(F, dy, gb + out + j, outs);
-                int c = 2 * j;
-                windowPairsMasked(x, xb + r0 + c, xb + r1 + c, dupLo.selectFrom(yv), dupLo.selectFrom(gv), evenLane, dx, db + r0 + c, db + r1 + c, ins0);
-                windowPairsMasked(x, xb + r0 + c + L, xb + r1 + c + L, dupHi.selectFrom(yv), dupHi.selectFrom(gv), evenLane, dx, db + r0 + c + L, db + r1 + c + L, ins1);
+                windowPairs(x, xb + r0 + c, xb + r1 + c, y, yb + out + j, dy, gb + out + j, dx, db + r0 + c, db + r1 + c,
+                        Math.min(L / 2, q - j));
             }
             // An odd width leaves the last column outside every window.
             for (int col = 2 * q; col < w; col++) {
@@ -187,10 +182,22 @@ final class Pool {
         Arrays.fill(dx, db + 2 * p * w, db + h * w, 0f);
     }
 
-    /** L/2 windows: lanes of the two input rows in (left, right) pairs, y and dy duplicated into both lanes of a pair. */
-    private static void windowPairs(float[] x, int top, int bottom, FloatVector yv, FloatVector gv, VectorMask<Float> evenLane,
-                                    float[] dx, int dTop, int dBottom) {
+    /**
+     * {@code windows} (at most L/2) adjacent 2x2 windows: the two input rows as L lanes of (left,
+     * right) pairs, y and dy spread so both lanes of a pair hold their window's value. Takes no
+     * vector arguments and merges no vectors across branches (the full and the masked case are
+     * separate methods), so it stays allocation-free even where the JIT does not inline it.
+     */
+    private static void windowPairs(float[] x, int top, int bottom, float[] y, int yo, float[] dy, int go,
+                                    float[] dx, int dTop, int dBottom, int windows) {
+        if (windows < L / 2 || yo + L > y.length || go + L > dy.length) {
+            windowPairsMasked(x, top, bottom, y, yo, dy, go, dx, dTop, dBottom, windows);
+            return;
+        }
+        FloatVector dup = FloatVector.fromArray(F, DUP_LO, 0);
+        FloatVector yv = dup.selectFrom(FloatVector.fromArray(F, y, yo)), gv = dup.selectFrom(FloatVector.fromArray(F, dy, go));
         FloatVector a0 = FloatVector.fromArray(F, x, top), a1 = FloatVector.fromArray(F, x, bottom);
+        VectorMask<Float> evenLane = VectorMask.fromArray(F, EVEN_LANE, 0);
         VectorMask<Float> hit0 = a0.compare(VectorOperators.EQ, yv);
         VectorMask<Float> partner0 = a0.rearrange(SWAP_PAIRS).compare(VectorOperators.EQ, yv);
         VectorMask<Float> hit1 = a1.compare(VectorOperators.EQ, yv);
@@ -203,10 +210,14 @@ final class Pool {
         zero.blend(gv, take1).intoArray(dx, dBottom);
     }
 
-    /** {@link #windowPairs} for the lanes in {@code in} only. */
-    private static void windowPairsMasked(float[] x, int top, int bottom, FloatVector yv, FloatVector gv, VectorMask<Float> evenLane,
-                                          float[] dx, int dTop, int dBottom, VectorMask<Float> in) {
+    /** {@link #windowPairs} under masks: fewer than L/2 windows, or y or dy ending within a vector. */
+    private static void windowPairsMasked(float[] x, int top, int bottom, float[] y, int yo, float[] dy, int go,
+                                          float[] dx, int dTop, int dBottom, int windows) {
+        VectorMask<Float> outs = F.indexInRange(0, windows), in = F.indexInRange(0, 2 * windows);
+        FloatVector dup = FloatVector.fromArray(F, DUP_LO, 0);
+        FloatVector yv = dup.selectFrom(FloatVector.fromArray(F, y, yo, outs)), gv = dup.selectFrom(FloatVector.fromArray(F, dy, go, outs));
         FloatVector a0 = FloatVector.fromArray(F, x, top, in), a1 = FloatVector.fromArray(F, x, bottom, in);
+        VectorMask<Float> evenLane = VectorMask.fromArray(F, EVEN_LANE, 0);
         VectorMask<Float> hit0 = a0.compare(VectorOperators.EQ, yv);
         VectorMask<Float> partner0 = a0.rearrange(SWAP_PAIRS).compare(VectorOperators.EQ, yv);
         VectorMask<Float> hit1 = a1.compare(VectorOperators.EQ, yv);
@@ -216,6 +227,51 @@ final class Pool {
         FloatVector zero = FloatVector.zero(F);
         zero.blend(gv, take0).intoArray(dx, dTop, in);
         zero.blend(gv, take1).intoArray(dx, dBottom, in);
+    }
+
+    /**
+     * One plane, stride 2, any window (the ResNet stem's 3x3 pad 1): the window's rows are copied
+     * into NaN-padded rows (NaN equals nothing, so padding never takes the gradient), then for L
+     * outputs at a time the taps are visited in row-major order and each lane keeps the number of
+     * its first tap equal to y. The gradients are then added one output at a time, since
+     * overlapping windows may send two of them to the same input.
+     */
+    static void maxBackwardStrideTwo(PoolShape g, float[] x, int xb, float[] y, int yb, float[] dy, int gb, float[] dx, int db, float[] rows) {
+        int h = g.h(), w = g.w(), p = g.p(), q = g.q(), pad = g.pad(), kh = g.kh(), kw = g.kw();
+        int len = paddedRow(g), taps = kh * len;
+        Arrays.fill(dx, db, db + h * w, 0f);
+        FloatVector even = FloatVector.fromArray(F, EVEN, 0);
+        for (int op = 0; op < p; op++) {
+            int h0 = op * 2 - pad;
+            for (int r = 0; r < kh; r++) {
+                int ih = h0 + r;
+                if (ih < 0 || ih >= h) continue;
+                Arrays.fill(rows, r * len, r * len + pad, Float.NaN);
+                System.arraycopy(x, xb + ih * w, rows, r * len + pad, w);
+                Arrays.fill(rows, r * len + pad + w, (r + 1) * len, Float.NaN);
+            }
+            int out = yb + op * q;
+            for (int j = 0; j < q; j += L) {
+                FloatVector yv = j + L <= q ? FloatVector.fromArray(F, y, out + j) : FloatVector.fromArray(F, y, out + j, F.indexInRange(j, q));
+                FloatVector tap = FloatVector.broadcast(F, -1f);
+                for (int r = 0; r < kh; r++) {
+                    int ih = h0 + r;
+                    if (ih < 0 || ih >= h) continue;
+                    for (int t = 0; t < kw; t++) {
+                        int at = r * len + 2 * j + t;
+                        FloatVector v = even.selectFrom(FloatVector.fromArray(F, rows, at), FloatVector.fromArray(F, rows, at + L));
+                        tap = tap.blend(r * kw + t, v.compare(VectorOperators.EQ, yv).and(tap.compare(VectorOperators.LT, 0f)));
+                    }
+                }
+                tap.intoArray(rows, taps);
+                for (int k = 0, lanes = Math.min(L, q - j); k < lanes; k++) {
+                    int t = (int) rows[taps + k];
+                    if (t < 0) continue;
+                    int ih = h0 + t / kw, iw = (j + k) * 2 - pad + t % kw;
+                    dx[db + ih * w + iw] += dy[gb + op * q + j + k];
+                }
+            }
+        }
     }
 
     /** One plane, any window: zero dx, then add each output's gradient at its window's first maximum. */
