@@ -13,6 +13,7 @@ import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -109,6 +110,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--fault-inject-step", defaultValue = "-1", hidden = true, description = "test hook: put a NaN into the batch of this step")
     long faultInjectStep;
 
+    @Mixin org.attnface.trainer.bench.ProfileOption profile;
+
     @Override public Integer call() throws Exception {
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
@@ -137,7 +140,13 @@ public final class TrainCommand implements Callable<Integer> {
                     buckets, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
                     device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
         }
-        Trainer.Result r = Trainer.run(cfg, out, resume, System.out);
+        profile.start(d);
+        Trainer.Result r;
+        try {
+            r = Trainer.run(cfg, out, resume, System.out);
+        } finally {
+            profile.finish(out, System.out);
+        }
         if (cfg.epochs() == 0) return 0;
         System.out.printf(Locale.ROOT, "done: %d steps; best validation (gender + age-bucket accuracy) %.4f at epoch %d%n", r.steps(), r.bestMetric(), r.bestEpoch());
         System.out.println("next: attnface eval --data " + cfg.data() + " --checkpoint " + out.resolve("best.safetensors"));
