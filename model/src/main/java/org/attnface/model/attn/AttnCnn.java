@@ -9,7 +9,6 @@ import org.attnface.engine.nn.Layers;
 import org.attnface.engine.nn.Linear;
 import org.attnface.engine.nn.Sequential;
 import org.attnface.engine.ops.Ops;
-import org.attnface.model.BatchNorms;
 import org.attnface.model.Explanation;
 import org.attnface.model.Logits;
 import org.attnface.model.ModelConfig;
@@ -103,7 +102,7 @@ public final class AttnCnn extends MultiTaskNetwork {
         Tensor a3 = Ops.relu(conv3.forward(a2));
         // relu(maxpool(y)) == maxpool(relu(y)); relu first gives Grad-CAM the rectified
         // last-convolution maps it is defined on, at 26x26 instead of 13x13 (64x64 input).
-        Tensor last = Ops.relu(BatchNorms.apply(bn, conv4.forward(a3)));
+        Tensor last = Ops.relu(bn.forward(conv4.forward(a3)));
         Tensor a4 = Ops.maxPool2d(last, 2, 2, 0);
         Tensor f = Ops.relu(fc.forward(dropout.forward(a4).flatten()));
         return new Trace(heads.apply(f), theta, a1, a2, last);

@@ -7,7 +7,6 @@ import org.attnface.engine.nn.Conv2d;
 import org.attnface.engine.nn.Module;
 import org.attnface.engine.nn.Sequential;
 import org.attnface.engine.ops.Ops;
-import org.attnface.model.BatchNorms;
 
 /**
  * torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), 3x3
@@ -36,9 +35,9 @@ public final class BasicBlock extends Module {
     }
 
     @Override public Tensor forward(Tensor x) {
-        Tensor y = Ops.relu(BatchNorms.apply(bn1, conv1.forward(x)));
-        y = BatchNorms.apply(bn2, conv2.forward(y));
-        Tensor shortcut = downConv == null ? x : BatchNorms.apply(downBn, downConv.forward(x));
+        Tensor y = Ops.relu(bn1.forward(conv1.forward(x)));
+        y = bn2.forward(conv2.forward(y));
+        Tensor shortcut = downConv == null ? x : downBn.forward(downConv.forward(x));
         return Ops.relu(Ops.add(y, shortcut));
     }
 }

@@ -6,7 +6,6 @@ import org.attnface.engine.nn.BatchNorm2d;
 import org.attnface.engine.nn.Conv2d;
 import org.attnface.engine.nn.Sequential;
 import org.attnface.engine.ops.Ops;
-import org.attnface.model.BatchNorms;
 import org.attnface.model.Explanation;
 import org.attnface.model.Logits;
 import org.attnface.model.ModelConfig;
@@ -67,7 +66,7 @@ public final class ResNet extends MultiTaskNetwork {
     }
 
     private Trace traced(Tensor x) {
-        Tensor y = Ops.relu(BatchNorms.apply(bn1, conv1.forward(x)));
+        Tensor y = Ops.relu(bn1.forward(conv1.forward(x)));
         y = Ops.maxPool2d(y, 3, 2, 1);
         Tensor l1 = layers[0].forward(y);
         Tensor l3 = layers[2].forward(layers[1].forward(l1));
