@@ -74,3 +74,28 @@ extern "C" __global__ void avg_pool_bwd(const float* dy, float* dx, PoolGeo g) {
         dx[e] = s * inv;
     }
 }
+
+// Deterministic max-pool backward (CudaBackend.setDeterministic): one thread per (sample,
+// channel) plane visits the output positions in row-major order and adds into its own plane, so
+// the float sums happen in a fixed order with no atomics. Slow (one thread does p*q windows; a
+// few x slower than max_pool_bwd on the attn net's pools) but bit-reproducible. dx zeroed first.
+extern "C" __global__ void max_pool_bwd_ordered(const float* x, const float* y, const float* dy, float* dx, PoolGeo g) {
+    FOR_EACH(plane, (long long)g.n * g.c) {
+        const float* xb = x + plane * g.h * g.w;
+        float* db = dx + plane * g.h * g.w;
+        for (int op = 0; op < g.p; op++)
+            for (int oq = 0; oq < g.q; oq++) {
+                long long e = plane * g.p * g.q + op * g.q + oq;
+                int h0 = op * g.stride - g.pad, w0 = oq * g.stride - g.pad;
+                int hs = max(h0, 0), he = min(h0 + g.kh, g.h), ws = max(w0, 0), we = min(w0 + g.kw, g.w);
+                float m = y[e];
+                for (int ih = hs; ih < he; ih++)
+                    for (int iw = ws; iw < we; iw++)
+                        if (xb[ih * g.w + iw] == m) {
+                            db[ih * g.w + iw] += dy[e];
+                            ih = he;  // first maximum only
+                            break;
+                        }
+            }
+    }
+}

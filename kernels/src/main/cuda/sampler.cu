@@ -109,3 +109,25 @@ extern "C" __global__ void grid_sample_bwd(const float* x, const float* grid, co
         }
     }
 }
+
+// Deterministic dx of the grid sample (CudaBackend.setDeterministic): one thread per (sample,
+// channel) plane loops over that sample's grid points in order and adds the four bilinear taps
+// into its own plane, so the scatter has a fixed summation order and no atomics. Slow: one
+// thread does all pq points of a plane (n*c threads, e.g. 256*3 at the attn net's input), but
+// bit-reproducible. dgrid comes from grid_sample_bwd with dx = null. dx must be zeroed first.
+extern "C" __global__ void grid_sample_bwd_dx_ordered(const float* grid, const float* dy, float* dx,
+                                                      int n, int c, int h, int w, int pq) {
+    FOR_EACH(plane, (long long)n * c) {
+        long long i = plane / c;
+        float* db = dx + plane * h * w;
+        for (int at = 0; at < pq; at++) {
+            long long e = i * pq + at;
+            Taps t = taps(grid[e * 2], grid[e * 2 + 1], h, w);
+            float g = dy[plane * pq + at];
+            if (t.inY0 && t.inX0) db[t.y0 * w + t.x0] += g * t.wy0 * t.wx0;
+            if (t.inY0 && t.inX1) db[t.y0 * w + t.x0 + 1] += g * t.wy0 * t.wx1;
+            if (t.inY1 && t.inX0) db[(t.y0 + 1) * w + t.x0] += g * t.wy1 * t.wx0;
+            if (t.inY1 && t.inX1) db[(t.y0 + 1) * w + t.x0 + 1] += g * t.wy1 * t.wx1;
+        }
+    }
+}

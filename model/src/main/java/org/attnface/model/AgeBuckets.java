@@ -11,6 +11,9 @@ import java.util.StringJoiner;
  */
 public record AgeBuckets(int[] lowerBounds) {
 
+    /** The largest bucket bound accepted (UTKFace's oldest face is 116); also caps the bucket count at 151. */
+    public static final int MAX_AGE = 150;
+
     public AgeBuckets {
         if (lowerBounds == null || lowerBounds.length < 2)
             throw new IllegalArgumentException("age buckets need at least 2 lower bounds, got "
@@ -20,6 +23,8 @@ public record AgeBuckets(int[] lowerBounds) {
         for (int i = 1; i < lowerBounds.length; i++)
             if (lowerBounds[i] <= lowerBounds[i - 1])
                 throw new IllegalArgumentException("age bucket bounds must increase strictly, got " + Arrays.toString(lowerBounds));
+        if (lowerBounds[lowerBounds.length - 1] > MAX_AGE)
+            throw new IllegalArgumentException("age bucket bounds must be at most " + MAX_AGE + ", got " + lowerBounds[lowerBounds.length - 1]);
         lowerBounds = lowerBounds.clone();
     }
 
@@ -37,7 +42,8 @@ public record AgeBuckets(int[] lowerBounds) {
             try {
                 bounds[i] = Integer.parseInt(parts[i].trim());
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("age bucket spec '" + spec + "': '" + parts[i].trim() + "' is not an integer age");
+                throw new IllegalArgumentException("age bucket spec '" + (spec.length() > 60 ? spec.substring(0, 60) + "..." : spec)
+                        + "': '" + parts[i].trim() + "' is not an integer age");
             }
         }
         return new AgeBuckets(bounds);

@@ -27,15 +27,21 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
     /** The smallest input the attn network's four unpadded convolutions and pools accept with a non-empty map. */
     public static final int MIN_IMAGE_SIZE = 24;
 
+    /** Largest input side and ResNet width accepted: 16x the reference, so a corrupt checkpoint cannot ask for a terabyte network. */
+    public static final int MAX_IMAGE_SIZE = 1024, MAX_RESNET_WIDTH = 1024;
+
     public ModelConfig {
-        if (!ARCHS.contains(arch))
+        if (arch == null || !ARCHS.contains(arch))
             throw new IllegalArgumentException("unknown model '" + arch + "': choose one of " + ARCHS);
         if (imageSize < MIN_IMAGE_SIZE)
             throw new IllegalArgumentException("image size " + imageSize + " is too small: at least " + MIN_IMAGE_SIZE + " pixels");
+        if (imageSize > MAX_IMAGE_SIZE)
+            throw new IllegalArgumentException("image size " + imageSize + " is too large: at most " + MAX_IMAGE_SIZE + " pixels");
         if (buckets == null) throw new IllegalArgumentException("age buckets missing");
         if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34)
             throw new IllegalArgumentException("ResNet depth " + resnetDepth + " is not supported: choose 10, 18 or 34");
-        if (resnetWidth < 1) throw new IllegalArgumentException("ResNet width must be positive, got " + resnetWidth);
+        if (resnetWidth < 1 || resnetWidth > MAX_RESNET_WIDTH)
+            throw new IllegalArgumentException("ResNet width must be in [1, " + MAX_RESNET_WIDTH + "], got " + resnetWidth);
         if (!(dropout >= 0f && dropout < 1f)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + dropout);
     }
 
@@ -116,7 +122,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         try {
             return Integer.parseInt(v.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("model metadata '" + key + "' = '" + v + "' is not an integer");
+            throw new IllegalArgumentException("model metadata '" + key + "' = '" + shown(v) + "' is not an integer");
         }
     }
 
@@ -125,7 +131,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         try {
             return Float.parseFloat(v.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("model metadata '" + key + "' = '" + v + "' is not a number");
+            throw new IllegalArgumentException("model metadata '" + key + "' = '" + shown(v) + "' is not a number");
         }
     }
 
@@ -133,6 +139,9 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         String v = get(m, key).trim();
         if (v.equals("true")) return true;
         if (v.equals("false")) return false;
-        throw new IllegalArgumentException("model metadata '" + key + "' = '" + v + "' is not true or false");
+        throw new IllegalArgumentException("model metadata '" + key + "' = '" + shown(v) + "' is not true or false");
     }
+
+    /** A metadata value for an error message, cut to 60 characters. */
+    private static String shown(String v) { return v.length() > 60 ? v.substring(0, 60) + "..." : v; }
 }

@@ -56,6 +56,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--deterministic", description = "cuda: only deterministic cuDNN algorithms and fixed-order kernels (slower; "
+            + "also ATTNFACE_DETERMINISTIC=1); cpu: no effect, the CPU backend is always deterministic for a given thread count")
+    boolean deterministic;
+
     @Option(names = "--precision",
             description = "fp32, or tf32 on CUDA (TF32 tensor cores in cuDNN/cuBLAS); default fp32, on CUDA tf32 when ATTNFACE_TF32=1")
     String precision;
@@ -88,6 +92,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Device dev = checkOptions();
+        if (deterministic && dev == Device.CPU)
+            System.err.println("note: --deterministic has no effect on the cpu: the CPU backend is always deterministic for a given thread count");
         if (threads != null) Backends.setCpuThreads(threads);
         PrintWriter out = spec.commandLine().getOut();
         String backend = Backends.of(dev).describe();
@@ -151,6 +157,7 @@ public final class BenchCommand implements Callable<Integer> {
             throw bad("--device cuda: no usable NVIDIA GPU, driver or CUDA libraries were found on this machine");
         if (dev == Device.CUDA && Backends.raw(Device.CUDA) instanceof CudaBackend cuda) {
             if (precision != null) cuda.setTf32(p.equals("tf32"));
+            if (deterministic) CudaBackend.setDeterministic(true);
             p = cuda.tf32() ? "tf32" : "fp32";
         }
         precision = p;   // the precision actually used, for the table and the JSON

@@ -77,6 +77,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
     String device;
 
+    @Option(names = "--deterministic", description = "cuda: only deterministic cuDNN algorithms and fixed-order kernels, so a run "
+            + "repeats bit for bit (slower; also ATTNFACE_DETERMINISTIC=1); cpu: no effect, the CPU backend is always deterministic for a given thread count")
+    boolean deterministic;
+
     @Option(names = "--threads", description = "CPU threads (default: ATTNFACE_THREADS or all cores); bit-exact resume needs the same count")
     Integer threads;
 
@@ -115,6 +119,9 @@ public final class TrainCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
+        if (deterministic && d == Device.CPU)
+            System.err.println("note: --deterministic has no effect on the cpu: the CPU backend is always deterministic for a given thread count");
+        if (deterministic && d == Device.CUDA) org.attnface.engine.backend.cuda.CudaBackend.setDeterministic(true);
         int threadCount = Backends.cpuThreads();
         String cache = (cacheDir != null ? cacheDir : FaceCache.defaultDir()).toString();
         TrainConfig cfg;

@@ -64,11 +64,39 @@ public final class Checkpoint {
             return json == null ? null : TrainConfig.fromJson(json, file.toString());
         }
 
+        /** The training position in the metadata; a malformed value is an IllegalArgumentException naming the file and key. */
         public State state() {
-            return new State(Long.parseLong(meta().getOrDefault("step", "0")), Integer.parseInt(meta().getOrDefault("epochs_done", "0")),
-                    Double.parseDouble(meta().getOrDefault("best_metric", "-Infinity")), Integer.parseInt(meta().getOrDefault("best_epoch", "-1")),
-                    Double.parseDouble(meta().getOrDefault("epoch_loss_sum", "0")), Long.parseLong(meta().getOrDefault("epoch_loss_count", "0")));
+            State s = new State(longOf("step", "0"), (int) longOf("epochs_done", "0"), doubleOf("best_metric", "-Infinity"),
+                    (int) longOf("best_epoch", "-1"), doubleOf("epoch_loss_sum", "0"), longOf("epoch_loss_count", "0"));
+            if (s.step() < 0 || s.epochsDone() < 0 || s.epochLossCount() < 0)
+                throw new IllegalArgumentException(file + ": negative step, epochs_done or epoch_loss_count in the metadata: " + s);
+            return s;
         }
+
+        private long longOf(String key, String absent) {
+            String v = meta().getOrDefault(key, absent);
+            try {
+                long x = Long.parseLong(v.trim());
+                if (!key.equals("step") && !key.equals("epoch_loss_count") && (x < Integer.MIN_VALUE || x > Integer.MAX_VALUE))
+                    throw new NumberFormatException("out of int range");
+                return x;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' = '" + shown(v) + "' is not an integer", e);
+            }
+        }
+
+        private double doubleOf(String key, String absent) {
+            String v = meta().getOrDefault(key, absent);
+            try {
+                double x = Double.parseDouble(v.trim());
+                if (Double.isNaN(x)) throw new NumberFormatException("NaN");
+                return x;
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' = '" + shown(v) + "' is not a number", e);
+            }
+        }
+
+        private static String shown(String v) { return v.length() > 60 ? v.substring(0, 60) + "..." : v; }
 
         /** Copies the model's tensors into {@code model}; every name must match in shape. */
         public void loadModel(AgeGenderModel model) {
@@ -77,7 +105,9 @@ public final class Checkpoint {
 
         public void loadOptimizer(Optimizer opt) {
             copy(opt.state(), OPTIMIZER_PREFIX, "optimizer");
-            opt.setSteps(Integer.parseInt(meta().getOrDefault("optimizer_steps", "0")));
+            long steps = longOf("optimizer_steps", "0");
+            if (steps < 0) throw new IllegalArgumentException(file + ": negative optimizer_steps " + steps + " in the metadata");
+            opt.setSteps((int) steps);
         }
 
         private void copy(Map<String, Tensor> into, String prefix, String what) {

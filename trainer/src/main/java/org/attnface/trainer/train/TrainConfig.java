@@ -79,18 +79,43 @@ public record TrainConfig(
 
     public String toJson() { return Json.write(toMap()); }
 
-    @SuppressWarnings("unchecked")
+    /** Upper bounds for values read from a file: far above any real run, low enough that nothing sized by them can exhaust memory. */
+    static final int MAX_EPOCHS = 100_000, MAX_BATCH = 65_536, MAX_IMAGE_SIZE = 1024, MAX_THREADS = 4096;
+
+    /**
+     * Reads a config written by {@link #toJson()}. Every key must be present with the right JSON
+     * type and a usable value; anything else is an IllegalArgumentException naming {@code where}
+     * and the key (a fuzz test feeds this mutated files).
+     */
     public static TrainConfig fromJson(String json, String where) {
         try {
-            Map<String, Object> m = (Map<String, Object>) Json.parse(json);
-            return new TrainConfig(str(m, "data"), str(m, "arch"), i(m, "epochs"), i(m, "batch"), f(m, "lr"), str(m, "optimizer"),
-                    f(m, "momentum"), f(m, "weight_decay"), i(m, "warmup_steps"), i(m, "image_size"), i(m, "cache_size"), str(m, "buckets"),
-                    (Boolean) m.get("attention"), (Boolean) m.get("feed_gender"), (Boolean) m.get("detach_gender"),
-                    f(m, "loss_gender"), f(m, "loss_age"), f(m, "loss_distance"), str(m, "device"), i(m, "threads"),
-                    ((Number) m.get("seed")).longValue(), i(m, "limit"), i(m, "checkpoint_every"), i(m, "loss_every"), f(m, "clip_grad"),
-                    ((Number) m.get("train_fraction")).doubleValue(), ((Number) m.get("val_fraction")).doubleValue(), str(m, "cache_dir"),
-                    ((Number) m.get("fault_inject_step")).longValue());
-        } catch (RuntimeException e) {
+            if (!(Json.parse(json) instanceof Map<?, ?> raw))
+                throw new IllegalArgumentException("the top level is not a JSON object");
+            @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) raw;
+            String arch = str(m, "arch", false);
+            if (!ModelConfig.ARCHS.contains(arch)) throw bad("arch", arch, "not one of " + ModelConfig.ARCHS);
+            String optimizer = str(m, "optimizer", false);
+            if (!optimizer.equals("sgd") && !optimizer.equals("adamw")) throw bad("optimizer", optimizer, "not sgd or adamw");
+            String buckets = str(m, "buckets", false);
+            try {
+                AgeBuckets.parse(buckets);
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("\"buckets\": " + e.getMessage(), e);
+            }
+            double trainFraction = dbl(m, "train_fraction", 0, 1), valFraction = dbl(m, "val_fraction", 0, 1);
+            if (trainFraction <= 0 || trainFraction + valFraction > 1)
+                throw new IllegalArgumentException("\"train_fraction\" " + trainFraction + " and \"val_fraction\" " + valFraction
+                        + " must be > 0 and sum to at most 1");
+            return new TrainConfig(str(m, "data", true), arch, integer(m, "epochs", 1, MAX_EPOCHS), integer(m, "batch", 1, MAX_BATCH),
+                    flt(m, "lr", 0, 1e3), optimizer, flt(m, "momentum", 0, 1), flt(m, "weight_decay", 0, 1e3),
+                    integer(m, "warmup_steps", -1, Integer.MAX_VALUE), integer(m, "image_size", ModelConfig.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
+                    integer(m, "cache_size", ModelConfig.MIN_IMAGE_SIZE, 2 * MAX_IMAGE_SIZE), buckets,
+                    bool(m, "attention"), bool(m, "feed_gender"), bool(m, "detach_gender"),
+                    flt(m, "loss_gender", 0, 1e6), flt(m, "loss_age", 0, 1e6), flt(m, "loss_distance", 0, 1e6), str(m, "device", true),
+                    integer(m, "threads", 0, MAX_THREADS), whole(m, "seed", Long.MIN_VALUE, Long.MAX_VALUE), integer(m, "limit", 0, Integer.MAX_VALUE),
+                    integer(m, "checkpoint_every", 0, Integer.MAX_VALUE), integer(m, "loss_every", 1, Integer.MAX_VALUE), flt(m, "clip_grad", 0, 1e9),
+                    trainFraction, valFraction, str(m, "cache_dir", true), whole(m, "fault_inject_step", -1, Long.MAX_VALUE));
+        } catch (IllegalArgumentException e) {
             throw new IllegalArgumentException("cannot read the training config in " + where + ": " + e.getMessage(), e);
         }
     }
@@ -99,19 +124,49 @@ public record TrainConfig(
         return fromJson(Files.readString(file), file.toString());
     }
 
-    private static String str(Map<String, Object> m, String k) {
-        Object v = m.get(k);
-        if (v == null && !m.containsKey(k)) throw new IllegalArgumentException("missing \"" + k + "\"");
-        return (String) v;
+    private static IllegalArgumentException bad(String k, Object v, String why) {
+        String shown = v instanceof String ? "\"" + v + "\"" : String.valueOf(v);
+        if (shown.length() > 60) shown = shown.substring(0, 60) + "...";
+        return new IllegalArgumentException("\"" + k + "\" is " + shown + ": " + why);
     }
 
-    private static int i(Map<String, Object> m, String k) { return num(m, k).intValue(); }
-
-    private static float f(Map<String, Object> m, String k) { return num(m, k).floatValue(); }
-
-    private static Number num(Map<String, Object> m, String k) {
-        Object v = m.get(k);
-        if (!(v instanceof Number n)) throw new IllegalArgumentException("\"" + k + "\" is " + v + ", not a number");
-        return n;
+    private static Object required(Map<String, Object> m, String k) {
+        if (!m.containsKey(k)) throw new IllegalArgumentException("missing \"" + k + "\"");
+        return m.get(k);
     }
+
+    /** A string; {@code nullable} keys (paths and the device, which the command line overrides) may be null. */
+    private static String str(Map<String, Object> m, String k, boolean nullable) {
+        Object v = required(m, k);
+        if (v == null && nullable) return null;
+        if (!(v instanceof String s)) throw bad(k, v, "not a string");
+        return s;
+    }
+
+    private static boolean bool(Map<String, Object> m, String k) {
+        if (!(required(m, k) instanceof Boolean b)) throw bad(k, m.get(k), "not true or false");
+        return b;
+    }
+
+    private static double dbl(Map<String, Object> m, String k, double min, double max) {
+        if (!(required(m, k) instanceof Number n)) throw bad(k, m.get(k), "not a number");
+        double d = n.doubleValue();
+        if (!(d >= min && d <= max)) throw bad(k, n, "outside [" + min + ", " + max + "]");
+        return d;
+    }
+
+    private static float flt(Map<String, Object> m, String k, double min, double max) { return (float) dbl(m, k, min, max); }
+
+    /** A whole number in [min, max]; 3.5 or 1e300 is refused rather than truncated or saturated. */
+    private static long whole(Map<String, Object> m, String k, long min, long max) {
+        Object v = required(m, k);
+        long x;
+        if (v instanceof Long || v instanceof Integer || v instanceof Short || v instanceof Byte) x = ((Number) v).longValue();
+        else if (v instanceof Number n && n.doubleValue() == Math.rint(n.doubleValue()) && Math.abs(n.doubleValue()) < 0x1p62) x = (long) n.doubleValue();
+        else throw bad(k, v, "not a whole number");
+        if (x < min || x > max) throw bad(k, v, "outside [" + min + ", " + max + "]");
+        return x;
+    }
+
+    private static int integer(Map<String, Object> m, String k, int min, int max) { return (int) whole(m, k, min, max); }
 }

@@ -33,6 +33,18 @@ import org.attnface.engine.backend.Storage;
 public final class CudaBackend implements Backend {
     private static final int THREADS = 256;
 
+    /**
+     * Deterministic mode: cuDNN convolutions use only algorithms cuDNN marks CUDNN_DETERMINISTIC,
+     * and the two kernels that scatter with atomicAdd (max-pool backward, grid-sample dx) are
+     * replaced by fixed-order ones (slower). The other kernels gather or reduce in a fixed order
+     * already. Starts from ATTNFACE_DETERMINISTIC=1; `attnface train/bench --deterministic` sets it.
+     */
+    private static volatile boolean deterministic = "1".equals(System.getenv("ATTNFACE_DETERMINISTIC"));
+
+    public static void setDeterministic(boolean on) { deterministic = on; }
+
+    public static boolean deterministic() { return deterministic; }
+
     private final Driver.Context ctx;
     private final CUstream compute, copyStream;
     private final Kernels kernels;
@@ -483,7 +495,8 @@ public final class CudaBackend implements Backend {
 
     @Override public void maxPool2dBackward(PoolShape g, Tensor x, Tensor y, Tensor dy, Tensor dx) {
         fill(dx, 0f);
-        launch("pool", "max_pool_bwd", dy.numel(), ptr(x), ptr(y), ptr(dy), ptr(dx), poolGeo(g));
+        if (deterministic) launch("pool", "max_pool_bwd_ordered", (long) dx.dim(0) * dx.dim(1), ptr(x), ptr(y), ptr(dy), ptr(dx), poolGeo(g));
+        else launch("pool", "max_pool_bwd", dy.numel(), ptr(x), ptr(y), ptr(dy), ptr(dx), poolGeo(g));
     }
 
     @Override public void avgPool2d(PoolShape g, Tensor x, Tensor y) {
@@ -576,6 +589,12 @@ public final class CudaBackend implements Backend {
         if (dx == null && dgrid == null) return;
         if (dx != null) fill(dx, 0f);
         int pq = grid.dim(1) * grid.dim(2);
+        if (deterministic && dx != null) {
+            launch("sampler", "grid_sample_bwd_dx_ordered", (long) x.dim(0) * x.dim(1), ptr(grid), ptr(dy), ptr(dx),
+                    x.dim(0), x.dim(1), x.dim(2), x.dim(3), pq);
+            dx = null;
+            if (dgrid == null) return;
+        }
         launch("sampler", "grid_sample_bwd", (long) x.dim(0) * pq, ptr(x), ptr(grid), ptr(dy), ptrOrNull(dx), ptrOrNull(dgrid),
                 x.dim(0), x.dim(1), x.dim(2), x.dim(3), pq);
     }

@@ -36,7 +36,8 @@ final class Cudnn {
     private final MemorySegment alphaBeta = Arena.global().allocate(8, 8);
     private final Map<PlanKey, Plan> plans = new HashMap<>();
 
-    record PlanKey(ConvShape shape, boolean tf32) {}
+    /** deterministic: algorithms chosen under CudaBackend.setDeterministic(true) are kept apart from the fastest ones. */
+    record PlanKey(ConvShape shape, boolean tf32, boolean deterministic) {}
 
     /** Descriptors and chosen algorithms of one convolution shape; algo -1 = not chosen yet. */
     static final class Plan {
@@ -120,7 +121,7 @@ final class Cudnn {
     }
 
     Plan plan(ConvShape g, boolean tf32) {
-        return plans.computeIfAbsent(new PlanKey(g, tf32), k -> {
+        return plans.computeIfAbsent(new PlanKey(g, tf32, CudaBackend.deterministic()), k -> {
             Plan p = new Plan();
             try (Arena a = Arena.ofConfined()) {
                 MemorySegment out = a.allocate(ADDRESS);
@@ -177,7 +178,7 @@ final class Cudnn {
                 algo = firstGood(count, perf);
                 how = find == null ? "heuristic (no cudnnFind in " + library + ")" : "heuristic (cudnnFind status " + status + ")";
             }
-            if (algo < 0) throw new CudaException("cuDNN offers no " + name + " algorithm for " + g);
+            if (algo < 0) throw new CudaException("cuDNN offers no " + (CudaBackend.deterministic() ? "deterministic " : "") + name + " algorithm for " + g);
             MemorySegment bytes = a.allocate(JAVA_LONG);
             check("cudnnGetConvolution" + name + "WorkspaceSize (" + g + ")", (int) ws.invokeExact(handle, d1, d2, p.conv, d3, algo, bytes));
             long b = bytes.get(JAVA_LONG, 0);
@@ -194,11 +195,21 @@ final class Cudnn {
         }
     }
 
+    /** CUDNN_DETERMINISTIC in the perf struct's determinism field (offset 24, after the 8-byte memory size). */
+    static final int DETERMINISTIC = 1, DETERMINISM_OFFSET = 24;
+
+    /**
+     * The first (fastest) successful algorithm; in deterministic mode only one cuDNN marks
+     * CUDNN_DETERMINISTIC (e.g. backward-filter and backward-data algo 0 use atomics, algo 1 does
+     * not), or -1 when there is none, which the caller reports naming the direction and shape.
+     */
     private static int firstGood(MemorySegment count, MemorySegment perf) {
+        boolean onlyDeterministic = CudaBackend.deterministic();
         int n = count.get(JAVA_INT, 0);
         for (int i = 0; i < n && i < PERF_COUNT; i++) {
             int algo = perf.get(JAVA_INT, (long) i * PERF_BYTES), status = perf.get(JAVA_INT, (long) i * PERF_BYTES + 4);
-            if (status == 0) return algo;
+            boolean deterministic = perf.get(JAVA_INT, (long) i * PERF_BYTES + DETERMINISM_OFFSET) == DETERMINISTIC;
+            if (status == 0 && (deterministic || !onlyDeterministic)) return algo;
         }
         return -1;
     }
