@@ -27,12 +27,42 @@ class EnsembleAndExplainTest {
             float[] ea = both.ageProbs().toArray(), aa = pa.ageProbs().toArray(), ra = pr.ageProbs().toArray();
             for (int i = 0; i < ea.length; i++) assertEquals((aa[i] + ra[i]) / 2, ea[i], 1e-6f);
 
+            e.setAttnWeight(0.2f);
+            float[] wg = e.predict(x).genderProbs().toArray();
+            for (int i = 0; i < wg.length; i++) assertEquals(0.2f * ag[i] + 0.8f * rg[i], wg[i], 1e-6f);
+            assertThrows(IllegalArgumentException.class, () -> e.setAttnWeight(1.5f));
+            e.setAttnWeight(0.5f);
+
             e.eval();   // dropout off, running statistics: the three calls see the same networks
             Losses sum = e.loss(x, g, a, LossWeights.DEFAULT);
             Losses la = e.attn.loss(x, g, a, LossWeights.DEFAULT), lr = e.resnet.loss(x, g, a, LossWeights.DEFAULT);
             assertEquals(la.total().item() + lr.total().item(), sum.total().item(), 1e-5f);
             assertEquals(la.age().item() + lr.age().item(), sum.age().item(), 1e-5f);
             e.train();
+        }
+    }
+
+    @Test
+    void mirroredPredictionIsTheMeanOverTheImageAndItsMirror() {
+        // mirror reverses each row of each channel: [1,2,2,3] -> index (c, y, 2 - x)
+        float[] v = new float[12];
+        for (int i = 0; i < v.length; i++) v[i] = i;
+        assertArrayEquals(new float[] {2, 1, 0, 5, 4, 3, 8, 7, 6, 11, 10, 9},
+                AgeGenderModel.mirror(Tensor.of(v, 1, 2, 2, 3)).toArray(), 0f);
+
+        AgeGenderModel m = Models.create(Fixtures.config("attn", 64), Device.CPU, 81);
+        Tensor x = Fixtures.images(82, 2, 64);
+        try (TensorScope scope = TensorScope.open()) {
+            Prediction p = m.predict(x), q = m.predict(AgeGenderModel.mirror(x)), both = m.predictMirrored(x);
+            float[] pg = p.genderProbs().toArray(), qg = q.genderProbs().toArray(), bg = both.genderProbs().toArray();
+            for (int i = 0; i < bg.length; i++) assertEquals((pg[i] + qg[i]) / 2, bg[i], 1e-6f);
+            float[] pa = p.ageProbs().toArray(), qa = q.ageProbs().toArray(), ba = both.ageProbs().toArray();
+            boolean differs = false;
+            for (int i = 0; i < ba.length; i++) {
+                assertEquals((pa[i] + qa[i]) / 2, ba[i], 1e-6f);
+                differs |= Math.abs(pa[i] - qa[i]) > 1e-6f;
+            }
+            assertTrue(differs, "a random image and its mirror should give different probabilities");
         }
     }
 

@@ -17,11 +17,14 @@ import org.attnface.model.resnet.ResNet;
  * The attn network and the ResNet on the same input ("attn." and "resnet." names). Trained
  * jointly: the loss is the sum of the two networks' losses, which gives each network the
  * gradient it would get alone. Predicted probabilities are the averages of the two
- * networks' softmax outputs, per task.
+ * networks' softmax outputs, per task, with weights attnWeight and 1 - attnWeight (0.5,
+ * the paper's plain average, unless set: the attn network is the weaker one, and a weight
+ * chosen on the validation split lets the ensemble beat both members; bench/RESULTS.md).
  */
 public final class Ensemble extends AgeGenderModel {
     public final AttnCnn attn;
     public final ResNet resnet;
+    private float attnWeight = 0.5f;
 
     public Ensemble(ModelConfig config, Device device) {
         super(config);
@@ -36,10 +39,21 @@ public final class Ensemble extends AgeGenderModel {
                 resnet.loss(images, genderLabels, ageBucketLabels, w));
     }
 
+    /** The attn network's share of the averaged probabilities, in [0, 1]; the ResNet's is 1 - w. */
+    public void setAttnWeight(float w) {
+        if (!(w >= 0 && w <= 1)) throw new IllegalArgumentException("ensemble attn weight must be in [0, 1], got " + w);
+        attnWeight = w;
+    }
+
+    public float attnWeight() { return attnWeight; }
+
     @Override protected Prediction probabilities(Tensor images) {
         Prediction a = attn.predict(images), r = resnet.predict(images);
-        return new Prediction(Ops.scale(Ops.add(a.genderProbs(), r.genderProbs()), 0.5f),
-                Ops.scale(Ops.add(a.ageProbs(), r.ageProbs()), 0.5f));
+        return new Prediction(mix(a.genderProbs(), r.genderProbs()), mix(a.ageProbs(), r.ageProbs()));
+    }
+
+    private Tensor mix(Tensor a, Tensor r) {
+        return Ops.add(Ops.scale(a, attnWeight), Ops.scale(r, 1 - attnWeight));
     }
 
     /** The attn network's explanation (it has the attention transform to show); the ResNet's is {@code resnet.explain}. */

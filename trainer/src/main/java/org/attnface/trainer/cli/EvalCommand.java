@@ -56,6 +56,13 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--batch", defaultValue = "256", description = "evaluation batch size (default: ${DEFAULT-VALUE})")
     int batch;
 
+    @Option(names = "--mirror", description = "test-time augmentation: average each image's probabilities with its mirror image's")
+    boolean mirror;
+
+    @Option(names = "--attn-weight", defaultValue = "0.5", description = "ensemble only: the attn network's weight in the averaged"
+            + " probabilities, the ResNet's is 1 - w (default: ${DEFAULT-VALUE}, the paper's plain average); choose it with --split val")
+    float attnWeight;
+
     @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
     Path cacheDir;
 
@@ -63,6 +70,8 @@ public final class EvalCommand implements Callable<Integer> {
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
+        if (inf.model() instanceof Ensemble e) e.setAttnWeight(attnWeight);
+        else if (attnWeight != 0.5f) throw new IllegalArgumentException("--attn-weight applies to an ensemble checkpoint; " + checkpoint + " is " + inf.config().arch());
         Path runDir = checkpoint.toAbsolutePath().getParent();
         Path splitFile = runDir.resolve("split.json");
         boolean useSplit = Files.exists(splitFile) && !part.equals("all");
@@ -84,28 +93,38 @@ public final class EvalCommand implements Callable<Integer> {
             for (int i = 0; i < idx.length; i++) idx[i] = i;
             title = "all " + idx.length + " images in " + data;
         }
+        if (mirror) title += ", each averaged with its mirror image";
+        if (inf.model() instanceof Ensemble && attnWeight != 0.5f) title += String.format(java.util.Locale.ROOT, ", attn weight %.2f", attnWeight);
         if (idx.length == 0) throw new IllegalArgumentException("nothing to evaluate: the " + part + " split is empty");
         Evaluation ev;
         var members = new java.util.LinkedHashMap<String, Evaluation>();
         long t0 = System.nanoTime();
+        String sweep = "";
         try (Batches b = new Batches(set, d, inf.config().imageSize(), inf.config().buckets())) {
-            ev = Trainer.evaluate(inf.model(), b, idx, inf.config(), batch);
-            // The paper's RQ4: does the ensemble beat each of its members on the same images?
             if (inf.model() instanceof Ensemble e) {
-                members.put("attn", Trainer.evaluate(e.attn, b, idx, inf.config().withArch("attn"), batch));
-                members.put("resnet", Trainer.evaluate(e.resnet, b, idx, inf.config().withArch("resnet"), batch));
+                // Each member once; the ensemble is their weighted mean (RQ4: does it beat both on the same images?).
+                var pa = Trainer.probabilities(e.attn, b, idx, batch, mirror);
+                var pr = Trainer.probabilities(e.resnet, b, idx, batch, mirror);
+                ev = Trainer.evaluation(Trainer.Probabilities.mix(pa, pr, attnWeight), set, idx, inf.config());
+                members.put("attn", Trainer.evaluation(pa, set, idx, inf.config()));
+                members.put("resnet", Trainer.evaluation(pr, set, idx, inf.config()));
+                sweep = weightSweep(pa, pr, set, idx, inf.config());
+            } else {
+                ev = Trainer.evaluate(inf.model(), b, idx, inf.config(), batch, mirror);
             }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
         Path dir = out != null ? out : runDir.resolve("eval-" + checkpoint.getFileName().toString().replace(".safetensors", ""));
         Files.createDirectories(dir);
         String md = ev.toMarkdown(inf.config().arch() + " " + checkpoint.getFileName() + " on the " + title);
-        if (!members.isEmpty()) md += membersTable(ev, members);
+        if (!members.isEmpty()) md += membersTable(ev, members) + sweep;
         AtomicFile.writeString(dir.resolve("report.md"), md);
         var json = new java.util.LinkedHashMap<String, Object>();
         json.put("checkpoint", checkpoint.toString());
         json.put("arch", inf.config().arch());
         json.put("evaluated_on", title);
+        json.put("mirror", mirror);
+        if (inf.model() instanceof Ensemble e) json.put("attn_weight", (double) e.attnWeight());
         json.putAll(ev.toJson());
         if (!members.isEmpty()) {
             var m = new java.util.LinkedHashMap<String, Object>();
@@ -118,6 +137,18 @@ public final class EvalCommand implements Callable<Integer> {
         System.out.println(md);
         System.out.printf(java.util.Locale.ROOT, "evaluated %d images in %.1f s; report in %s%n", idx.length, seconds, dir);
         return 0;
+    }
+
+    /** The ensemble's metrics for attn weights 0, 0.1, ..., 1: pick --attn-weight from this table on the validation split. */
+    private static String weightSweep(Trainer.Probabilities pa, Trainer.Probabilities pr, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc) {
+        StringBuilder b = new StringBuilder("\n## Ensemble attn weight (choose it on `--split val`, then report `--split test` with it)\n\n"
+                + "| attn weight | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
+        for (int i = 0; i <= 10; i++) {
+            Evaluation.Summary s = Trainer.evaluation(Trainer.Probabilities.mix(pa, pr, i / 10f), set, idx, mc).overall();
+            b.append(String.format(java.util.Locale.ROOT, "| %.1f | %.2f%% | %.2f%% | %.3f |%n",
+                    i / 10f, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
+        }
+        return b.toString();
     }
 
     /** Ensemble vs each member on the same images. */

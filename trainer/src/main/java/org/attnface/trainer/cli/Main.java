@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.NoSuchFileException;
 
+import org.attnface.engine.backend.OutOfDeviceMemoryException;
 import org.attnface.trainer.train.TrainingFault;
 
 import picocli.CommandLine;
@@ -56,7 +57,8 @@ public final class Main implements Runnable {
                 err.flush();
                 return EXIT_BAD_INPUT;
             }
-            if (e instanceof IOException || e instanceof IllegalArgumentException || e instanceof IllegalStateException) {
+            if (e instanceof IOException || e instanceof IllegalArgumentException || e instanceof IllegalStateException
+                    || e instanceof OutOfDeviceMemoryException) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
                 return EXIT_BAD_INPUT;

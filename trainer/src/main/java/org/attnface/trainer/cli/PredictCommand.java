@@ -13,6 +13,7 @@ import java.util.concurrent.Callable;
 
 import org.attnface.engine.Autograd;
 import org.attnface.engine.Device;
+import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
 import org.attnface.engine.io.Json;
 import org.attnface.model.Prediction;
@@ -39,6 +40,12 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Option(names = "--buckets", description = "refuse the checkpoint unless it uses these age buckets (e.g. 0,10,20,30,40,50,60,70)")
     String expectBuckets;
+
+    @Option(names = "--mirror", description = "average each image's probabilities with its mirror image's (as eval --mirror)")
+    boolean mirror;
+
+    @Option(names = "--attn-weight", defaultValue = "0.5", description = "ensemble only: the attn network's weight (as eval --attn-weight; default: ${DEFAULT-VALUE})")
+    float attnWeight;
 
     @Option(names = "--format", defaultValue = "csv", description = "csv or json (default: ${DEFAULT-VALUE})")
     String format;
@@ -68,6 +75,8 @@ public final class PredictCommand implements Callable<Integer> {
             files.add(input);
         }
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
+        if (inf.model() instanceof org.attnface.model.ensemble.Ensemble e) e.setAttnWeight(attnWeight);
+        else if (attnWeight != 0.5f) throw new IllegalArgumentException("--attn-weight applies to an ensemble checkpoint; " + checkpoint + " is " + inf.config().arch());
         var buckets = inf.config().buckets();
         List<Map<String, Object>> rows = new ArrayList<>();
         int skipped = 0;
@@ -83,7 +92,8 @@ public final class PredictCommand implements Callable<Integer> {
                 }
                 for (String note : one.report()) System.err.println("note " + f + ": " + note);
                 try (Batches b = new Batches(one, d, inf.config().imageSize(), buckets); TensorScope s = TensorScope.open()) {
-                    Prediction p = inf.model().predict(b.images(new int[] {0}, false, 0));
+                    Tensor x = b.images(new int[] {0}, false, 0);
+                    Prediction p = mirror ? inf.model().predictMirrored(x) : inf.model().predict(x);
                     float[] g = p.genderProbs().toArray(), a = p.ageProbs().toArray();
                     int gi = g[1] > g[0] ? 1 : 0, ai = 0;
                     for (int k = 1; k < a.length; k++) if (a[k] > a[ai]) ai = k;

@@ -18,6 +18,7 @@ import org.attnface.engine.NumericalFault;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
 import org.attnface.engine.backend.Backends;
+import org.attnface.engine.backend.OutOfDeviceMemoryException;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
 import org.attnface.engine.nn.Dropout;
@@ -163,7 +164,13 @@ public final class Trainer {
             batchNanos = 0;
             for (int b = first; b < stepsPerEpoch; b++) {
                 int[] idx = Arrays.copyOfRange(order, b * batch, (b + 1) * batch);
-                float loss = trainStep(idx, step);
+                float loss;
+                try {
+                    loss = trainStep(idx, step);
+                } catch (OutOfDeviceMemoryException e) {
+                    throw new IllegalStateException(e.getMessage() + ": --batch " + batch + " does not fit on this GPU, try --batch "
+                            + e.suggestBatch(batch), e);
+                }
                 if (!Float.isNaN(loss)) {
                     lossSum += loss;
                     lossCount++;
@@ -296,19 +303,41 @@ public final class Trainer {
 
     /** Predictions of {@code model} on images (centre crop) against their labels. */
     public static Evaluation evaluate(AgeGenderModel model, Batches batches, int[] indices, ModelConfig mc, int batchSize) {
-        Evaluation ev = new Evaluation(mc.buckets());
+        return evaluate(model, batches, indices, mc, batchSize, false);
+    }
+
+    /** With {@code mirrored}, each image's probabilities are the mean over it and its mirror image (test-time augmentation). */
+    public static Evaluation evaluate(AgeGenderModel model, Batches batches, int[] indices, ModelConfig mc, int batchSize, boolean mirrored) {
+        return evaluation(probabilities(model, batches, indices, batchSize, mirrored), batches.set(), indices, mc);
+    }
+
+    /** Class probabilities of n images: gender [n * 2] and age bucket [n * B], row by row. */
+    public record Probabilities(float[] gender, float[] age) {
+        /** w * a + (1 - w) * b, class by class (what Ensemble computes with attnWeight w). */
+        public static Probabilities mix(Probabilities a, Probabilities b, float w) {
+            return new Probabilities(mix(a.gender, b.gender, w), mix(a.age, b.age, w));
+        }
+
+        private static float[] mix(float[] a, float[] b, float w) {
+            float[] out = new float[a.length];
+            for (int i = 0; i < a.length; i++) out[i] = a[i] * w + b[i] * (1 - w);
+            return out;
+        }
+    }
+
+    public static Probabilities probabilities(AgeGenderModel model, Batches batches, int[] indices, int batchSize, boolean mirrored) {
+        int b = model.config().buckets().count();
+        float[] gender = new float[indices.length * 2], age = new float[indices.length * b];
         boolean wasTraining = model.training();
         model.eval();
-        FaceSet set = batches.set();
-        int b = mc.buckets().count();
         try (AutoCloseable ng = Autograd.noGrad()) {
             for (int from = 0; from < indices.length; from += batchSize) {
                 int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batchSize));
                 try (TensorScope s = TensorScope.open()) {
-                    var p = model.predict(batches.images(idx, false, 0));
-                    float[] g = p.genderProbs().toArray(), a = p.ageProbs().toArray();
-                    for (int i = 0; i < idx.length; i++)
-                        ev.add(set.genders()[idx[i]], set.ages()[idx[i]], set.races()[idx[i]], g, i * 2, a, i * b);
+                    Tensor x = batches.images(idx, false, 0);
+                    var p = mirrored ? model.predictMirrored(x) : model.predict(x);
+                    System.arraycopy(p.genderProbs().toArray(), 0, gender, from * 2, idx.length * 2);
+                    System.arraycopy(p.ageProbs().toArray(), 0, age, from * b, idx.length * b);
                 }
             }
         } catch (Exception e) {
@@ -317,6 +346,15 @@ public final class Trainer {
         } finally {
             if (wasTraining) model.train();
         }
+        return new Probabilities(gender, age);
+    }
+
+    /** The metrics of {@code p}, the probabilities of the images {@code indices} of {@code set}. */
+    public static Evaluation evaluation(Probabilities p, FaceSet set, int[] indices, ModelConfig mc) {
+        Evaluation ev = new Evaluation(mc.buckets());
+        int b = mc.buckets().count();
+        for (int i = 0; i < indices.length; i++)
+            ev.add(set.genders()[indices[i]], set.ages()[indices[i]], set.races()[indices[i]], p.gender(), i * 2, p.age(), i * b);
         return ev;
     }
 

@@ -39,6 +39,49 @@ class CliEndToEndTest {
         endToEnd(real, 64, 200);
     }
 
+    /** eval of an ensemble: members computed once, --attn-weight and --mirror applied, and a weight sweep whose ends are the members. */
+    @Test
+    void ensembleEvalWeightsMembersAndSweeps() throws IOException {
+        Path faces = tmp.resolve("faces");
+        TestData.synthesize(faces, 120, 80, 7);
+        Path run = tmp.resolve("ens"), cache = tmp.resolve("cache");
+        Cli.Outcome train = Cli.run(Cli.args("train", "--data", faces, "--model", "ensemble", "--epochs", 1, "--batch", 16, "--image-size", 32,
+                "--out", run, "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, train.exitCode(), train.all());
+        Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--split", "val",
+                "--mirror", "--attn-weight", 0.3, "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, eval.exitCode(), eval.all());
+        Map<?, ?> em = (Map<?, ?>) Json.parse(Files.readString(run.resolve("eval-last").resolve("metrics.json")));
+        assertEquals(Boolean.TRUE, em.get("mirror"));
+        assertEquals(0.3, ((Number) em.get("attn_weight")).doubleValue(), 1e-6);
+        assertTrue(((String) em.get("evaluated_on")).contains("mirror image, attn weight 0.30"), (String) em.get("evaluated_on"));
+        List<String> sweep = eval.out().lines().filter(l -> l.matches("\\| [01]\\.\\d \\|.*")).toList();
+        assertEquals(11, sweep.size(), eval.out());
+        // the sweep's rows at 0.3, 1 and 0 are the ensemble, the attn member and the ResNet member
+        Map<?, ?> members = (Map<?, ?>) em.get("members");
+        assertEquals(row(sweep.get(3)), row(em), eval.out());
+        assertEquals(row(sweep.get(10)), row((Map<?, ?>) members.get("attn")), eval.out());
+        assertEquals(row(sweep.get(0)), row((Map<?, ?>) members.get("resnet")), eval.out());
+
+        Cli.Outcome predict = Cli.run(Cli.args("predict", faces, "--checkpoint", run.resolve("last.safetensors"), "--mirror", "--attn-weight", 0.3));
+        assertEquals(0, predict.exitCode(), predict.all());
+        Cli.Outcome bad = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--attn-weight", 2, "--cache-dir", cache));
+        assertEquals(Main.EXIT_BAD_INPUT, bad.exitCode());
+        assertTrue(bad.err().contains("ensemble attn weight must be in [0, 1], got 2.0"), bad.err());
+    }
+
+    /** "gender%|age%" of a sweep row or of a metrics.json object, to 2 decimals as the report prints them. */
+    private static String row(String sweepRow) {
+        String[] c = sweepRow.split("\\|");
+        return c[2].trim() + "|" + c[3].trim();
+    }
+
+    private static String row(Map<?, ?> m) {
+        Map<?, ?> o = m.containsKey("overall") ? (Map<?, ?>) m.get("overall") : m;
+        return String.format(java.util.Locale.ROOT, "%.2f%%|%.2f%%", 100 * ((Number) o.get("gender_accuracy")).doubleValue(),
+                100 * ((Number) o.get("age_bucket_accuracy")).doubleValue());
+    }
+
     private void endToEnd(Path faces, int size, int limit) throws IOException {
         Path run = tmp.resolve("run"), cache = tmp.resolve("cache");
         Cli.Outcome train = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--epochs", 1, "--batch", 32, "--image-size", size,

@@ -8,6 +8,8 @@ import jcuda.driver.CUdeviceptr;
 import jcuda.driver.CUresult;
 import jcuda.driver.JCudaDriver;
 
+import org.attnface.engine.backend.OutOfDeviceMemoryException;
+
 /**
  * Caching device allocator: blocks are kept per size class and handed out again, so the
  * steady training loop never calls cuMemAlloc (which synchronises the device). All work runs
@@ -61,9 +63,7 @@ final class DeviceMemory {
         if (status == CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
             long[] freeB = new long[1], total = new long[1];
             JCudaDriver.cuMemGetInfo(freeB, total);
-            throw new CudaException(String.format("out of GPU memory: asked for %.1f MiB (%d bytes), %.1f MiB free of %.1f MiB, "
-                    + "%.1f MiB held by live tensors; use a smaller batch size", asked / 1048576.0, asked,
-                    freeB[0] / 1048576.0, total[0] / 1048576.0, inUse / 1048576.0));
+            throw new OutOfDeviceMemoryException(asked, freeB[0], total[0], inUse);
         }
         Driver.check(status, "cuMemAlloc(" + cls + " bytes)");
         deviceAllocations++;

@@ -10,6 +10,7 @@ import java.util.Random;
 
 import org.attnface.engine.backend.Backend;
 import org.attnface.engine.backend.Backends;
+import org.attnface.engine.backend.OutOfDeviceMemoryException;
 import org.junit.jupiter.api.Test;
 
 /** What happens without a GPU (and, on a GPU machine, that the same call succeeds). Runs everywhere. */
@@ -28,6 +29,20 @@ class CudaAvailabilityTest {
         assertTrue(m.startsWith("CUDA is not available: no NVIDIA driver (libcuda.so.1) or GPU was found")
                 || m.startsWith("CUDA kernels were not compiled: nvcc was not on the PATH at build time")
                 || m.startsWith("could not find cu"), m);
+    }
+
+    /** Issue #6: a request larger than the GPU fails naming asked, free and total bytes, and the allocator still works after it. */
+    @Test
+    void anAllocationLargerThanTheGpuNamesTheMemoryAndSuggestsABatch() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(Backends.cudaAvailable(), "skipped: no GPU or CUDA driver here");
+        Backend b = Backends.raw(org.attnface.engine.Device.CUDA);
+        long floats = 1L << 38;   // 1 TiB: more than any GPU has
+        OutOfDeviceMemoryException e = assertThrows(OutOfDeviceMemoryException.class, () -> b.allocate(floats));
+        assertTrue(e.getMessage().startsWith("out of GPU memory: asked for 1048576.0 MiB"), e.getMessage());
+        assertTrue(e.total > 0 && e.free <= e.total, e.getMessage());
+        assertTrue(e.suggestBatch(256) < 256);
+        var s = b.allocate(1 << 20);   // 4 MiB still works
+        b.release(s);
     }
 
     @Test
