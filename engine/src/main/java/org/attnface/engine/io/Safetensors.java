@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -104,6 +105,7 @@ public final class Safetensors {
         long dataStart = 8 + n, dataSize = size - dataStart;
         Map<String, Entry> tensors = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
+        List<Spec> specs = new ArrayList<>();
         for (Map.Entry<?, ?> e : header.entrySet()) {
             String name = (String) e.getKey();
             if (name.equals("__metadata__")) {
@@ -114,12 +116,28 @@ public final class Safetensors {
                 }
                 continue;
             }
-            tensors.put(name, readTensor(ch, file, name, e.getValue(), dataStart, dataSize));
+            specs.add(spec(file, name, e.getValue(), dataSize));
         }
+        // As the reference reader: the byte ranges, in offset order, tile the data exactly. This
+        // also bounds what is allocated by the file's size (overlapping ranges could ask for
+        // the same bytes a million times).
+        List<Spec> byOffset = new ArrayList<>(specs);
+        byOffset.sort(Comparator.comparingLong(Spec::begin).thenComparingLong(Spec::end));
+        long at = 0;
+        for (Spec t : byOffset) {
+            if (t.begin != at)
+                throw bad(file, "tensor \"" + t.name + "\" data_offsets [" + t.begin + ", " + t.end + "] "
+                        + (t.begin < at ? "overlap another tensor's bytes" : "leave a gap") + " (expected to start at " + at + ")");
+            at = t.end;
+        }
+        if (at != dataSize) throw bad(file, "the tensors cover " + at + " of the " + dataSize + " data bytes");
+        for (Spec t : specs) tensors.put(t.name, readTensor(ch, file, t, dataStart));
         return new Contents(tensors, metadata);
     }
 
-    private static Entry readTensor(SeekableByteChannel ch, Path file, String name, Object spec, long dataStart, long dataSize) throws IOException {
+    private record Spec(String name, int[] shape, long begin, long end) {}
+
+    private static Spec spec(Path file, String name, Object spec, long dataSize) throws IOException {
         if (!(spec instanceof Map<?, ?> m)) throw bad(file, "tensor \"" + name + "\" is not described by an object");
         Object dtype = m.get("dtype");
         if (!"F32".equals(dtype)) throw bad(file, "tensor \"" + name + "\" has dtype " + dtype + "; attnface reads F32 only");
@@ -142,12 +160,17 @@ public final class Safetensors {
         if (end - begin != 4 * numel)
             throw bad(file, "tensor \"" + name + "\" shape " + Arrays.toString(shape) + " needs " + 4 * numel
                     + " bytes but data_offsets give " + (end - begin));
-        if (numel > Integer.MAX_VALUE - 8) throw bad(file, "tensor \"" + name + "\" is too large");
-        ByteBuffer b = ByteBuffer.allocate((int) (4 * numel)).order(ByteOrder.LITTLE_ENDIAN);
-        readFully(ch, b, dataStart + begin, file);
-        float[] v = new float[(int) numel];
+        if (4 * numel > Integer.MAX_VALUE - 8) throw bad(file, "tensor \"" + name + "\" is too large for one array");
+        return new Spec(name, shape, begin, end);
+    }
+
+    private static Entry readTensor(SeekableByteChannel ch, Path file, Spec t, long dataStart) throws IOException {
+        int numel = (int) ((t.end - t.begin) / 4);
+        ByteBuffer b = ByteBuffer.allocate(4 * numel).order(ByteOrder.LITTLE_ENDIAN);
+        readFully(ch, b, dataStart + t.begin, file);
+        float[] v = new float[numel];
         b.flip().asFloatBuffer().get(v);
-        return new Entry(shape, v);
+        return new Entry(t.shape, v);
     }
 
     /**

@@ -223,6 +223,17 @@ class SafetensorsTest {
         assertRejected(write("shape.safetensors", referenceFile(GOOD.replace("[2,2]", "[2,-2]"), new float[4])), "invalid shape");
         assertRejected(write("shape-big.safetensors", referenceFile(GOOD.replace("[2,2]", "[4294967296,4294967296]"), new float[4])), "invalid shape");
         assertRejected(write("no-offsets.safetensors", referenceFile(GOOD.replace("data_offsets", "offsets"), new float[4])), "data_offsets");
+        // the byte ranges must tile the data, as the reference reader requires: overlapping ranges
+        // would let a small file ask for its data many times over
+        String two = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+        assertRejected(write("overlap.safetensors", referenceFile(two, new float[4])), "\"b\" data_offsets [0, 16] overlap another tensor's bytes");
+        String gap = "{\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]}}";
+        assertRejected(write("gap.safetensors", referenceFile(gap, new float[2])), "leave a gap (expected to start at 0)");
+        assertRejected(write("trailing.safetensors", referenceFile(GOOD, new float[5])), "the tensors cover 16 of the 20 data bytes");
+        String reversed = "{\"b\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[4,8]},\"a\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+        var r = Safetensors.read(write("out-of-order.safetensors", referenceFile(reversed, new float[] {1, 2}))).tensors();
+        assertArrayEquals(new float[] {2}, r.get("b").values());   // header order need not be offset order
+        assertArrayEquals(new float[] {1}, r.get("a").values());
         assertRejected(write("metadata.safetensors", referenceFile("{\"__metadata__\":{\"epoch\":3}}", new float[0])), "not a string");
 
         IOException missing = assertThrows(IOException.class, () -> Safetensors.read(dir.resolve("absent.safetensors")));
