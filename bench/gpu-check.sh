@@ -2,7 +2,8 @@
 # The whole GPU check in one call, on a CUDA machine, building nothing (run bench/make-dist.sh
 # first, here, and carry dist/): GPU, driver and libraries found; the CUDA-vs-CPU tests;
 # training steps of the ensemble on synthetic data; the throughput benchmark against PyTorch
-# eager on the same card; one summary table. Every stage has a time limit: under 8 minutes.
+# eager on the same card; a per-op profile and JMH kernel timings; one summary table. Every stage
+# has a time limit: under 8 minutes.
 #   bash bench/gpu-check.sh            logs go to ${OUT:-./gpu-logs}
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -120,6 +121,12 @@ if [[ -f $cli ]]; then
       --warmup 2 --reps 1 --steps-per-rep 2 --profile --profile-dir "$scratch/profile" >/dev/null 2>&1
   echo "exit status: $?"
   for f in "$scratch"/profile/*/profile.txt; do [[ -f $f ]] && { echo "$f"; head -45 "$f"; }; done
+fi
+if [[ -f dist/benchmarks.jar ]]; then
+  stage "JMH kernels on the GPU (BackendOpsBenchmark, -p device=cuda; short iterations)"
+  run_for 45 "$java" "${jflags[@]}" -jar dist/benchmarks.jar BackendOps -p device=cuda \
+      -p op=gemm-1024,conv-l1-fwd,conv-l1-bwd-filter,conv-attn-fwd,grid-sample-fwd,grid-sample-bwd,batch-norm-train,sgd-step-11m \
+      -wi 1 -i 2 -w 300ms -r 300ms 2>&1 | grep -E '^Benchmark|^BackendOps' | grep -v '≈ 0'
 fi
 
 }

@@ -46,6 +46,13 @@ else
   echo "make-dist: trainer/target/attnface.jar not built: gpu-check.sh will skip the CLI stages" >&2
 fi
 
+if [[ -f bench/target/benchmarks.jar ]]; then
+  # JMH kernels through the Backend interface (BackendOpsBenchmark), run by gpu-check.sh with -p device=cuda
+  cp bench/target/benchmarks.jar dist/benchmarks.jar
+  chmod u+w dist/benchmarks.jar
+  zip -q -d dist/benchmarks.jar 'lib/libJNvPTXCompiler*' 'lib/libJCudaRuntime*' 'lib/libJNvrtc*' >/dev/null 2>&1 || true
+fi
+
 bash bench/make-runtime.sh "$root/dist/jre" >/dev/null
 tar czf dist/jre.tgz -C dist jre
 rm -rf dist/jre
