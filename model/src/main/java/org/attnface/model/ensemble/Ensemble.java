@@ -18,8 +18,8 @@ import org.attnface.model.resnet.ResNet;
  * jointly: the loss is the sum of the two networks' losses, which gives each network the
  * gradient it would get alone. Predicted probabilities are the averages of the two
  * networks' softmax outputs, per task, with weights attnWeight and 1 - attnWeight (0.5,
- * the paper's plain average, unless set: the attn network is the weaker one, and a weight
- * chosen on the validation split lets the ensemble beat both members; bench/RESULTS.md).
+ * the paper's plain average, unless set; `eval` prints the metrics for weights 0 to 1, and
+ * bench/RESULTS.md says what a weight chosen on the validation split did on the test split).
  */
 public final class Ensemble extends AgeGenderModel {
     public final AttnCnn attn;
