@@ -21,22 +21,24 @@ extern "C" __global__ void max_pool_fwd(const float* x, float* y, PoolGeo g) {
     }
 }
 
+// Index in its plane of the first input that equals output (op, oq)'s maximum m, in row-major
+// window order (the CPU backend's choice), or -1.
+__device__ __forceinline__ int first_max(const float* xb, float m, int op, int oq, PoolGeo g) {
+    int h0 = op * g.stride - g.pad, w0 = oq * g.stride - g.pad;
+    int hs = max(h0, 0), he = min(h0 + g.kh, g.h), ws = max(w0, 0), we = min(w0 + g.kw, g.w);
+    for (int ih = hs; ih < he; ih++)
+        for (int iw = ws; iw < we; iw++)
+            if (xb[ih * g.w + iw] == m) return ih * g.w + iw;
+    return -1;
+}
+
 // dx must be zeroed first.
 extern "C" __global__ void max_pool_bwd(const float* x, const float* y, const float* dy, float* dx, PoolGeo g) {
     FOR_EACH(e, (long long)g.n * g.c * g.p * g.q) {
         int oq = (int)(e % g.q), op = (int)((e / g.q) % g.p);
         long long plane = e / ((long long)g.p * g.q);
-        const float* xb = x + plane * g.h * g.w;
-        int h0 = op * g.stride - g.pad, w0 = oq * g.stride - g.pad;
-        int hs = max(h0, 0), he = min(h0 + g.kh, g.h), ws = max(w0, 0), we = min(w0 + g.kw, g.w);
-        float m = y[e];
-        for (int ih = hs; ih < he; ih++)
-            for (int iw = ws; iw < we; iw++)
-                if (xb[ih * g.w + iw] == m) {
-                    atomicAdd(dx + plane * g.h * g.w + ih * g.w + iw, dy[e]);
-                    ih = he;  // first maximum only
-                    break;
-                }
+        int at = first_max(x + plane * g.h * g.w, y[e], op, oq, g);
+        if (at >= 0) atomicAdd(dx + plane * g.h * g.w + at, dy[e]);
     }
 }
 
@@ -86,16 +88,8 @@ extern "C" __global__ void max_pool_bwd_ordered(const float* x, const float* y, 
         for (int op = 0; op < g.p; op++)
             for (int oq = 0; oq < g.q; oq++) {
                 long long e = plane * g.p * g.q + op * g.q + oq;
-                int h0 = op * g.stride - g.pad, w0 = oq * g.stride - g.pad;
-                int hs = max(h0, 0), he = min(h0 + g.kh, g.h), ws = max(w0, 0), we = min(w0 + g.kw, g.w);
-                float m = y[e];
-                for (int ih = hs; ih < he; ih++)
-                    for (int iw = ws; iw < we; iw++)
-                        if (xb[ih * g.w + iw] == m) {
-                            db[ih * g.w + iw] += dy[e];
-                            ih = he;  // first maximum only
-                            break;
-                        }
+                int at = first_max(xb, y[e], op, oq, g);
+                if (at >= 0) db[at] += dy[e];
             }
     }
 }

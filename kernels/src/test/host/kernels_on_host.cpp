@@ -63,6 +63,8 @@ static void testPool(int n, int c, int h, int w, int kh, int kw, int st, int pad
     run(2, 32, false, [&] { max_pool_fwd(x.data(), y.data(), g); });
     run(2, 32, false, [&] { max_pool_bwd(x.data(), y.data(), dy.data(), dx.data(), g); });
     run(2, 32, false, [&] { avg_pool_bwd(dy.data(), adx.data(), g); });
+    std::vector<float> odx(x.size(), 0.f);
+    run(2, 32, false, [&] { max_pool_bwd_ordered(x.data(), y.data(), dy.data(), odx.data(), g); });
     for (int pl = 0; pl < n * c; pl++) for (int op = 0; op < p; op++) for (int oq = 0; oq < q; oq++) {
         int h0 = op * st - pad, w0 = oq * st - pad; float m = -INFINITY; int mi = -1;
         for (int ih = max(h0, 0); ih < min(h0 + kh, h); ih++) for (int iw = max(w0, 0); iw < min(w0 + kw, w); iw++) {
@@ -71,6 +73,7 @@ static void testPool(int n, int c, int h, int w, int kh, int kw, int st, int pad
         wy[(long)pl * p * q + op * q + oq] = m; wdx[(long)pl * h * w + mi] += dy[(long)pl * p * q + op * q + oq];
     }
     check("max_pool_fwd", wy, y, 0); check("max_pool_bwd", wdx, dx); check("avg_pool_bwd", wadx, adx);
+    check("max_pool_bwd_ordered", wdx, odx);
 }
 static void testBn(int n, int c, int hw) {
     NormGeo g{n, c, hw}; long m = (long)n * hw; auto x = randv(n * c * hw), dy = randv(n * c * hw), gam = randv(c), bet = randv(c);
@@ -118,6 +121,8 @@ static void testSampler(int n, int c, int h, int w, int p, int q) {
     std::vector<float> y(n * c * p * q), wy(y.size()), dx(x.size(), 0.f), wdx(x.size(), 0.f), dgr(grid.size()), wdgr(grid.size());
     run(3, 32, false, [&] { grid_sample_fwd(x.data(), grid.data(), y.data(), n, c, h, w, p * q); });
     run(3, 32, false, [&] { grid_sample_bwd(x.data(), grid.data(), dy.data(), dx.data(), dgr.data(), n, c, h, w, p * q); });
+    std::vector<float> odx(dx.size(), 0.f);
+    run(3, 32, false, [&] { grid_sample_bwd_dx_ordered(grid.data(), dy.data(), odx.data(), n, c, h, w, p * q); });
     // reference by finite differences-free direct formula with explicit corner list
     for (int i = 0; i < n; i++) for (int pq = 0; pq < p * q; pq++) {
         float gx = grid[(i * p * q + pq) * 2], gy = grid[(i * p * q + pq) * 2 + 1];
@@ -135,7 +140,7 @@ static void testSampler(int n, int c, int h, int w, int p, int q) {
         }
         wdgr[(i * p * q + pq) * 2] = gix * w * 0.5f; wdgr[(i * p * q + pq) * 2 + 1] = giy * h * 0.5f;
     }
-    check("grid_sample_fwd", wy, y); check("grid_sample_bwd dx", wdx, dx); check("grid_sample_bwd dgrid", wdgr, dgr);
+    check("grid_sample_fwd", wy, y); check("grid_sample_bwd dx", wdx, dx); check("grid_sample_bwd_dx_ordered", wdx, odx); check("grid_sample_bwd dgrid", wdgr, dgr);
 }
 static void testCe(int n, int c) {
     auto x = randv(n * c); std::vector<float> lab(n); for (int i = 0; i < n; i++) lab[i] = i % c;
