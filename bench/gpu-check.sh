@@ -126,7 +126,10 @@ if [[ -f dist/benchmarks.jar ]]; then
   stage "JMH kernels on the GPU (BackendOpsBenchmark, -p device=cuda; short iterations)"
   run_for 45 "$java" "${jflags[@]}" -jar dist/benchmarks.jar BackendOps -p device=cuda \
       -p op=gemm-1024,conv-l1-fwd,conv-l1-bwd-filter,conv-attn-fwd,grid-sample-fwd,grid-sample-bwd,batch-norm-train,sgd-step-11m \
-      -wi 1 -i 2 -w 300ms -r 300ms 2>&1 | grep -E '^Benchmark|^BackendOps' | grep -v '≈ 0'
+      -wi 1 -i 2 -w 300ms -r 300ms > "$scratch/jmh.log" 2>&1
+  echo "exit status: $?"
+  grep -E '^Benchmark|^BackendOps' "$scratch/jmh.log" | grep -v '≈ 0'
+  grep -m 3 -E 'Exception|Error:' "$scratch/jmh.log"
 fi
 
 }
