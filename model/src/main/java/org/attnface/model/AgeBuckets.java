@@ -3,6 +3,8 @@ package org.attnface.model;
 import java.util.Arrays;
 import java.util.StringJoiner;
 
+import org.attnface.engine.io.Json;
+
 /**
  * Age ranges as class labels: bucket b holds ages [lowerBounds[b], lowerBounds[b+1]), the last
  * bucket is open ("70+"). The default is decades capped at 70+: 8 buckets.
@@ -42,7 +44,7 @@ public record AgeBuckets(int[] lowerBounds) {
             try {
                 bounds[i] = Integer.parseInt(parts[i].trim());
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("age bucket spec '" + (spec.length() > 60 ? spec.substring(0, 60) + "..." : spec)
+                throw new IllegalArgumentException("age bucket spec '" + Json.shown(spec)
                         + "': '" + parts[i].trim() + "' is not an integer age");
             }
         }

@@ -4,6 +4,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import org.attnface.engine.io.Json;
+
 /**
  * Everything that fixes a network's shape and behaviour. It is saved in every checkpoint's
  * metadata ({@link #toMetadata()}), so a checkpoint can rebuild its network and refuse to load
@@ -122,7 +124,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         try {
             return Integer.parseInt(v.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("model metadata '" + key + "' = '" + shown(v) + "' is not an integer");
+            throw new IllegalArgumentException("model metadata '" + key + "' = '" + Json.shown(v) + "' is not an integer");
         }
     }
 
@@ -131,7 +133,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         try {
             return Float.parseFloat(v.trim());
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("model metadata '" + key + "' = '" + shown(v) + "' is not a number");
+            throw new IllegalArgumentException("model metadata '" + key + "' = '" + Json.shown(v) + "' is not a number");
         }
     }
 
@@ -139,9 +141,6 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         String v = get(m, key).trim();
         if (v.equals("true")) return true;
         if (v.equals("false")) return false;
-        throw new IllegalArgumentException("model metadata '" + key + "' = '" + shown(v) + "' is not true or false");
+        throw new IllegalArgumentException("model metadata '" + key + "' = '" + Json.shown(v) + "' is not true or false");
     }
-
-    /** A metadata value for an error message, cut to 60 characters. */
-    private static String shown(String v) { return v.length() > 60 ? v.substring(0, 60) + "..." : v; }
 }

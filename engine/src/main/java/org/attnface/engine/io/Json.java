@@ -142,6 +142,12 @@ public final class Json {
     // ---- writing ---------------------------------------------------------------------------
 
     /** Writes maps, lists, strings, numbers, booleans and null as compact JSON. */
+    /** A value read from a file, as an error message shows it: cut to 60 characters, so a hostile file cannot flood the log. */
+    public static String shown(Object v) {
+        String s = String.valueOf(v);
+        return s.length() > 60 ? s.substring(0, 60) + "..." : s;
+    }
+
     public static String write(Object v) {
         StringBuilder b = new StringBuilder();
         write(v, b);

@@ -82,7 +82,7 @@ public record Split(long seed, double trainFraction, double valFraction, List<St
         String text = Files.readString(file);
         try {
             if (!(Json.parse(text) instanceof Map<?, ?> m)) throw new IllegalArgumentException("the top level is not a JSON object");
-            if (!(m.get("seed") instanceof Long seed)) throw new IllegalArgumentException("\"seed\" is " + shown(m.get("seed")) + ", not an integer");
+            if (!(m.get("seed") instanceof Long seed)) throw new IllegalArgumentException("\"seed\" is " + Json.shown(m.get("seed")) + ", not an integer");
             double trainFraction = fraction(m, "train_fraction"), valFraction = fraction(m, "val_fraction");
             if (trainFraction <= 0 || trainFraction + valFraction > 1)
                 throw new IllegalArgumentException("fractions train " + trainFraction + ", val " + valFraction + " must be > 0 and sum to at most 1");
@@ -90,7 +90,7 @@ public record Split(long seed, double trainFraction, double valFraction, List<St
             java.util.Set<String> seen = new java.util.HashSet<>();
             for (List<String> part : List.of(train, val, test))
                 for (String name : part)
-                    if (!seen.add(name)) throw new IllegalArgumentException("image \"" + shown(name) + "\" is listed twice");
+                    if (!seen.add(name)) throw new IllegalArgumentException("image \"" + Json.shown(name) + "\" is listed twice");
             return new Split(seed, trainFraction, valFraction, train, val, test);
         } catch (IllegalArgumentException e) {
             throw new IOException("cannot read split " + file + ": " + e.getMessage(), e);
@@ -99,23 +99,17 @@ public record Split(long seed, double trainFraction, double valFraction, List<St
 
     private static double fraction(Map<?, ?> m, String key) {
         if (!(m.get(key) instanceof Number n) || !(n.doubleValue() >= 0 && n.doubleValue() <= 1))
-            throw new IllegalArgumentException("\"" + key + "\" is " + shown(m.get(key)) + ", not a number in [0, 1]");
+            throw new IllegalArgumentException("\"" + key + "\" is " + Json.shown(m.get(key)) + ", not a number in [0, 1]");
         return n.doubleValue();
     }
 
     private static List<String> strings(Map<?, ?> m, String key) {
-        if (!(m.get(key) instanceof List<?> list)) throw new IllegalArgumentException("\"" + key + "\" is " + shown(m.get(key)) + ", not a list of names");
+        if (!(m.get(key) instanceof List<?> list)) throw new IllegalArgumentException("\"" + key + "\" is " + Json.shown(m.get(key)) + ", not a list of names");
         List<String> out = new ArrayList<>(list.size());
         for (Object x : list) {
-            if (!(x instanceof String name)) throw new IllegalArgumentException("\"" + key + "\" holds " + shown(x) + ", not an image name");
+            if (!(x instanceof String name)) throw new IllegalArgumentException("\"" + key + "\" holds " + Json.shown(x) + ", not an image name");
             out.add(name);
         }
         return out;
-    }
-
-    /** A value for an error message, cut to 60 characters. */
-    private static String shown(Object v) {
-        String s = String.valueOf(v);
-        return s.length() > 60 ? s.substring(0, 60) + "..." : s;
     }
 }

@@ -9,6 +9,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.attnface.engine.Tensor;
+import org.attnface.engine.io.Json;
 import org.attnface.engine.io.Safetensors;
 import org.attnface.engine.optim.Optimizer;
 import org.attnface.model.AgeGenderModel;
@@ -66,8 +67,8 @@ public final class Checkpoint {
 
         /** The training position in the metadata; a malformed value is an IllegalArgumentException naming the file and key. */
         public State state() {
-            State s = new State(longOf("step", "0"), (int) longOf("epochs_done", "0"), doubleOf("best_metric", "-Infinity"),
-                    (int) longOf("best_epoch", "-1"), doubleOf("epoch_loss_sum", "0"), longOf("epoch_loss_count", "0"));
+            State s = new State(longOf("step", "0"), intOf("epochs_done", "0"), doubleOf("best_metric", "-Infinity"),
+                    intOf("best_epoch", "-1"), doubleOf("epoch_loss_sum", "0"), longOf("epoch_loss_count", "0"));
             if (s.step() < 0 || s.epochsDone() < 0 || s.epochLossCount() < 0)
                 throw new IllegalArgumentException(file + ": negative step, epochs_done or epoch_loss_count in the metadata: " + s);
             return s;
@@ -76,13 +77,17 @@ public final class Checkpoint {
         private long longOf(String key, String absent) {
             String v = meta().getOrDefault(key, absent);
             try {
-                long x = Long.parseLong(v.trim());
-                if (!key.equals("step") && !key.equals("epoch_loss_count") && (x < Integer.MIN_VALUE || x > Integer.MAX_VALUE))
-                    throw new NumberFormatException("out of int range");
-                return x;
+                return Long.parseLong(v.trim());
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' = '" + shown(v) + "' is not an integer", e);
+                throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' = '" + Json.shown(v) + "' is not an integer", e);
             }
+        }
+
+        private int intOf(String key, String absent) {
+            long x = longOf(key, absent);
+            if (x < Integer.MIN_VALUE || x > Integer.MAX_VALUE)
+                throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' = '" + x + "' is not an integer");
+            return (int) x;
         }
 
         private double doubleOf(String key, String absent) {
@@ -92,11 +97,9 @@ public final class Checkpoint {
                 if (Double.isNaN(x)) throw new NumberFormatException("NaN");
                 return x;
             } catch (NumberFormatException e) {
-                throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' = '" + shown(v) + "' is not a number", e);
+                throw new IllegalArgumentException(file + ": checkpoint metadata '" + key + "' = '" + Json.shown(v) + "' is not a number", e);
             }
         }
-
-        private static String shown(String v) { return v.length() > 60 ? v.substring(0, 60) + "..." : v; }
 
         /** Copies the model's tensors into {@code model}; every name must match in shape. */
         public void loadModel(AgeGenderModel model) {
@@ -105,9 +108,9 @@ public final class Checkpoint {
 
         public void loadOptimizer(Optimizer opt) {
             copy(opt.state(), OPTIMIZER_PREFIX, "optimizer");
-            long steps = longOf("optimizer_steps", "0");
+            int steps = intOf("optimizer_steps", "0");
             if (steps < 0) throw new IllegalArgumentException(file + ": negative optimizer_steps " + steps + " in the metadata");
-            opt.setSteps((int) steps);
+            opt.setSteps(steps);
         }
 
         private void copy(Map<String, Tensor> into, String prefix, String what) {

@@ -125,9 +125,8 @@ public record TrainConfig(
     }
 
     private static IllegalArgumentException bad(String k, Object v, String why) {
-        String shown = v instanceof String ? "\"" + v + "\"" : String.valueOf(v);
-        if (shown.length() > 60) shown = shown.substring(0, 60) + "...";
-        return new IllegalArgumentException("\"" + k + "\" is " + shown + ": " + why);
+        String shown = Json.shown(v);
+        return new IllegalArgumentException("\"" + k + "\" is " + (v instanceof String ? "\"" + shown + "\"" : shown) + ": " + why);
     }
 
     private static Object required(Map<String, Object> m, String k) {
