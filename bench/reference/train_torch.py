@@ -46,6 +46,7 @@ def parse_args(argv=None):
     p.add_argument("--epochs", type=int, default=None)
     p.add_argument("--batch", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--attn-lr", type=float, default=None, help="ensemble: the attn member's peak rate (default: --lr)")
     p.add_argument("--momentum", type=float, default=None)
     p.add_argument("--weight-decay", type=float, default=None)
     p.add_argument("--optimizer", default=None, help="sgd or adamw")
@@ -66,14 +67,14 @@ def parse_args(argv=None):
 # ---- configuration: the run's config.json, then the command line, then defaults -------------
 
 DEFAULTS = {
-    "model": "ensemble", "epochs": 15, "batch": 64, "lr": 0.01, "momentum": 0.9, "weightDecay": 5e-4,
+    "model": "ensemble", "epochs": 15, "batch": 64, "lr": 0.01, "attnLr": 0.0, "momentum": 0.9, "weightDecay": 5e-4,
     "optimizer": "sgd", "schedule": "cosine", "warmupSteps": -1, "genderWeight": 1.0, "ageWeight": 1.0,
     "distanceWeight": 0.5, "imageSize": 64, "storedSize": None, "ageBuckets": "0,10,20,30,40,50,60,70", "seed": 1,
 }
 
 # the keys of the Java trainer's config.json (TrainConfig.toMap) for each setting
 ALIASES = {
-    "model": ["arch"], "epochs": ["epochs"], "batch": ["batch"], "lr": ["lr"], "momentum": ["momentum"],
+    "model": ["arch"], "epochs": ["epochs"], "batch": ["batch"], "lr": ["lr"], "attnLr": ["attn_lr"], "momentum": ["momentum"],
     "weightDecay": ["weight_decay"], "optimizer": ["optimizer"], "warmupSteps": ["warmup_steps"],
     "genderWeight": ["loss_gender"], "ageWeight": ["loss_age"], "distanceWeight": ["loss_distance"],
     "imageSize": ["image_size"], "storedSize": ["cache_size"], "ageBuckets": ["buckets"], "seed": ["seed"],
@@ -105,7 +106,7 @@ def resolve_config(args):
                         cfg[key] = run_cfg[n]
                         source[key] = "config.json"
                         break
-    cli = {"model": args.model, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "momentum": args.momentum,
+    cli = {"model": args.model, "epochs": args.epochs, "batch": args.batch, "lr": args.lr, "attnLr": args.attn_lr, "momentum": args.momentum,
            "weightDecay": args.weight_decay, "optimizer": args.optimizer, "schedule": args.schedule,
            "warmupSteps": args.warmup_steps,
            "distanceWeight": args.distance_weight, "imageSize": args.image_size, "storedSize": args.stored_size,
@@ -293,7 +294,15 @@ def main(argv=None):
                       torch.tensor([bucket_of(a, bounds) for a in ages.tolist()]), ages)
         print(f"{part}: {len(ns)} images")
     model = models.create(cfg["model"], cfg["imageSize"], len(bounds))
-    params = model.parameters()
+    # attn_lr (ensemble only): the attn member's own peak rate, as a parameter group with the same schedule
+    attn_lr = float(cfg["attnLr"] or 0)
+    if attn_lr > 0:
+        if not isinstance(model, models.Ensemble):
+            sys.exit(f"attn_lr {attn_lr} is for the ensemble's attn member; model is {cfg['model']}")
+        params = [{"params": model.attn.parameters(), "scale": attn_lr / cfg["lr"]},
+                  {"params": model.resnet.parameters(), "scale": 1.0}]
+    else:
+        params = [{"params": model.parameters(), "scale": 1.0}]
     if cfg["optimizer"] == "adamw":
         opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weightDecay"])
     else:
@@ -315,7 +324,7 @@ def main(argv=None):
         t0, total = time.time(), 0.0
         for s in range(steps):
             for group in opt.param_groups:
-                group["lr"] = lr_at(cfg, epoch * steps + s, total_steps, warmup)
+                group["lr"] = lr_at(cfg, epoch * steps + s, total_steps, warmup) * group["scale"]
             idx = np.array(order[s * batch:(s + 1) * batch])
             x = make_batch(train_x, idx, cfg["imageSize"], True, rng)
             loss = models.loss(model, model(x), train_g[idx], train_b[idx], weights)

@@ -28,7 +28,8 @@ public final class AdamW extends Optimizer {
     }
 
     @Override protected void update() {
-        params.backend().adamwStep(params, grads, m, v, lr, beta1, beta2, eps, weightDecay, step);
+        forEachLrRange((p, g, from, to, rangeLr) -> p.backend().adamwStep(p, g, part(m, from, to), part(v, from, to), rangeLr,
+                beta1, beta2, eps, weightDecay, step));
     }
 
     @Override public Map<String, Tensor> state() {

@@ -19,7 +19,7 @@ public final class Sgd extends Optimizer {
     }
 
     @Override protected void update() {
-        params.backend().sgdStep(params, grads, momentumBuf, lr, momentum, weightDecay);
+        forEachLrRange((p, g, from, to, rangeLr) -> p.backend().sgdStep(p, g, part(momentumBuf, from, to), rangeLr, momentum, weightDecay));
     }
 
     @Override public Map<String, Tensor> state() { return Map.of("momentum", momentumBuf); }

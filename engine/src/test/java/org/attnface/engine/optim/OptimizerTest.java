@@ -2,6 +2,7 @@ package org.attnface.engine.optim;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Random;
@@ -84,6 +85,49 @@ class OptimizerTest {
                 p[j] -= lr * buf[i][j];
             }
         });
+    }
+
+    @Test
+    void scaledLearningRatesApplyToTheirParametersOnly() {
+        double lr = 0.1, momentum = 0.9, wd = 0.01;
+        double[] scale = {2, 0.25};   // both scaled by 2, then the second by 0.25: the later call wins where they overlap
+        double[][] buf = {new double[6], new double[5]};
+        run("sgd with lr scales", ps -> {
+            Sgd o = new Sgd(ps, (float) lr, (float) momentum, (float) wd);
+            o.scaleLr(ps, 2f);
+            o.scaleLr(List.of(ps.get(1)), 0.25f);
+            return o;
+        }, (i, p, g, t) -> {
+            for (int j = 0; j < p.length; j++) {
+                double gj = g[j] + wd * p[j];
+                buf[i][j] = t == 1 ? gj : momentum * buf[i][j] + gj;
+                p[j] -= lr * scale[i] * buf[i][j];
+            }
+        });
+        double[][] m = {new double[6], new double[5]}, v = {new double[6], new double[5]};
+        run("adamw with lr scales", ps -> {
+            AdamW o = new AdamW(ps, 0.01f, 0.05f);
+            o.scaleLr(List.of(ps.get(0)), 0.5f);
+            return o;
+        }, (i, p, g, t) -> {
+            double lri = i == 0 ? 0.005 : 0.01;
+            for (int j = 0; j < p.length; j++) {
+                p[j] *= 1 - lri * 0.05;
+                m[i][j] = 0.9 * m[i][j] + 0.1 * g[j];
+                v[i][j] = 0.999 * v[i][j] + (1 - 0.999) * g[j] * g[j];
+                p[j] -= lri / (1 - Math.pow(0.9, t)) * m[i][j] / (Math.sqrt(v[i][j]) / Math.sqrt(1 - Math.pow(0.999, t)) + 1e-8);
+            }
+        });
+    }
+
+    @Test
+    void scaleLrRefusesForeignOrScatteredParameters() {
+        List<Tensor> ps = List.of(Tensor.emptyPersistent(Device.CPU, 2), Tensor.emptyPersistent(Device.CPU, 3), Tensor.emptyPersistent(Device.CPU, 4));
+        Sgd opt = new Sgd(ps, 0.1f, 0f, 0f);
+        IllegalArgumentException gap = assertThrows(IllegalArgumentException.class, () -> opt.scaleLr(List.of(ps.get(0), ps.get(2)), 0.5f));
+        assertTrue(gap.getMessage().contains("not one contiguous run"), gap.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> opt.scaleLr(List.of(Tensor.emptyPersistent(Device.CPU, 2)), 0.5f));
+        assertThrows(IllegalArgumentException.class, () -> opt.scaleLr(List.of(ps.get(1)), Float.NaN));
     }
 
     @Test

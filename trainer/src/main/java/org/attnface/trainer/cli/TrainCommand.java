@@ -41,6 +41,10 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "peak learning rate (default: 0.01 for sgd, 0.001 for adamw)")
     Float lr;
 
+    @Option(names = "--attn-lr", description = "ensemble: peak learning rate of the attn member, which diverges at rates the ResNet "
+            + "trains best with (default: --lr)")
+    Float attnLr;
+
     @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (momentum) or adamw (default: ${DEFAULT-VALUE})")
     String optimizer;
 
@@ -143,7 +147,11 @@ public final class TrainCommand implements Callable<Integer> {
             float peak = lr != null ? lr : optimizer.equals("adamw") ? 1e-3f : 0.01f;
             int cs = cacheSize != null ? cacheSize : imageSize * 9 / 8;
             int le = lossEvery != null ? lossEvery : d == Device.CPU ? 1 : 10;
-            cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, optimizer, momentum, weightDecay, warmupSteps, imageSize, cs,
+            if (attnLr != null && !(model.equals("ensemble") && attnLr > 0 && attnLr <= 1e3))
+                throw new ParameterException(spec.commandLine(), "--attn-lr is the ensemble's attn member's rate, in (0, 1000]; got "
+                        + attnLr + " with --model " + model);
+            cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, attnLr == null ? 0f : attnLr, optimizer, momentum, weightDecay,
+                    warmupSteps, imageSize, cs,
                     buckets, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
                     device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
         }

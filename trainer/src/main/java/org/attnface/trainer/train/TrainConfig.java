@@ -13,10 +13,12 @@ import org.attnface.model.ModelConfig;
 
 /**
  * Everything a training run depends on, resolved (no "auto" left), saved as config.json in
- * the run folder and in every checkpoint, and read back on {@code --resume}.
+ * the run folder and in every checkpoint, and read back on {@code --resume}. {@code attnLr}
+ * is the ensemble's attn member's peak rate; 0 means {@code lr} (and is what configs written
+ * before it existed load as).
  */
 public record TrainConfig(
-        String data, String arch, int epochs, int batch, float lr, String optimizer, float momentum, float weightDecay,
+        String data, String arch, int epochs, int batch, float lr, float attnLr, String optimizer, float momentum, float weightDecay,
         int warmupSteps, int imageSize, int cacheSize, String buckets, boolean attention, boolean feedGender, boolean detachGender,
         float lossGender, float lossAge, float lossDistance, String device, int threads, long seed, int limit,
         int checkpointEvery, int lossEvery, float clipGrad, double trainFraction, double valFraction, String cacheDir,
@@ -32,13 +34,13 @@ public record TrainConfig(
     public LossWeights lossWeights() { return new LossWeights(lossGender, lossAge, lossDistance); }
 
     public TrainConfig withEpochs(int e) {
-        return new TrainConfig(data, arch, e, batch, lr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
+        return new TrainConfig(data, arch, e, batch, lr, attnLr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
                 attention, feedGender, detachGender, lossGender, lossAge, lossDistance, device, threads, seed, limit, checkpointEvery,
                 lossEvery, clipGrad, trainFraction, valFraction, cacheDir, faultInjectStep);
     }
 
     public TrainConfig withRuntime(String newData, String newDevice, int newThreads, String newCacheDir, long newFaultStep) {
-        return new TrainConfig(newData, arch, epochs, batch, lr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
+        return new TrainConfig(newData, arch, epochs, batch, lr, attnLr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
                 attention, feedGender, detachGender, lossGender, lossAge, lossDistance, newDevice, newThreads, seed, limit, checkpointEvery,
                 lossEvery, clipGrad, trainFraction, valFraction, newCacheDir, newFaultStep);
     }
@@ -50,6 +52,7 @@ public record TrainConfig(
         m.put("epochs", epochs);
         m.put("batch", batch);
         m.put("lr", (double) lr);
+        m.put("attn_lr", (double) attnLr);
         m.put("optimizer", optimizer);
         m.put("momentum", (double) momentum);
         m.put("weight_decay", (double) weightDecay);
@@ -102,12 +105,14 @@ public record TrainConfig(
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("\"buckets\": " + e.getMessage(), e);
             }
+            if (m.containsKey("attn_lr") && !arch.equals("ensemble") && !(m.get("attn_lr") instanceof Number n && n.doubleValue() == 0))
+                throw bad("attn_lr", m.get("attn_lr"), "set for arch \"" + arch + "\"; only the ensemble has an attn member with its own rate");
             double trainFraction = dbl(m, "train_fraction", 0, 1), valFraction = dbl(m, "val_fraction", 0, 1);
             if (trainFraction <= 0 || trainFraction + valFraction > 1)
                 throw new IllegalArgumentException("\"train_fraction\" " + trainFraction + " and \"val_fraction\" " + valFraction
                         + " must be > 0 and sum to at most 1");
             return new TrainConfig(str(m, "data", true), arch, integer(m, "epochs", 1, MAX_EPOCHS), integer(m, "batch", 1, MAX_BATCH),
-                    flt(m, "lr", 0, 1e3), optimizer, flt(m, "momentum", 0, 1), flt(m, "weight_decay", 0, 1e3),
+                    flt(m, "lr", 0, 1e3), m.containsKey("attn_lr") ? flt(m, "attn_lr", 0, 1e3) : 0f, optimizer, flt(m, "momentum", 0, 1), flt(m, "weight_decay", 0, 1e3),
                     integer(m, "warmup_steps", -1, Integer.MAX_VALUE), integer(m, "image_size", ModelConfig.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
                     integer(m, "cache_size", ModelConfig.MIN_IMAGE_SIZE, 2 * MAX_IMAGE_SIZE), buckets,
                     bool(m, "attention"), bool(m, "feed_gender"), bool(m, "detach_gender"),

@@ -32,6 +32,7 @@ import org.attnface.model.AgeGenderModel;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
+import org.attnface.model.ensemble.Ensemble;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceFolder;
 import org.attnface.trainer.data.FaceSet;
@@ -132,6 +133,12 @@ public final class Trainer {
             case "adamw" -> new AdamW(model.parameters(), cfg.lr(), cfg.weightDecay());
             default -> throw new IllegalArgumentException("unknown optimizer '" + cfg.optimizer() + "' (sgd or adamw)");
         };
+        if (cfg.attnLr() > 0) {
+            if (!(model instanceof Ensemble e) || !(cfg.lr() > 0))
+                throw new TrainingFault("attn_lr " + cfg.attnLr() + " needs the ensemble and a learning rate > 0; got model '"
+                        + mc.arch() + "', lr " + cfg.lr());
+            opt.scaleLr(e.attn.parameters(), cfg.attnLr() / cfg.lr());
+        }
         batches = new Batches(set, device, cfg.imageSize(), mc.buckets());
 
         Checkpoint.State state = new Checkpoint.State(0, 0, Double.NEGATIVE_INFINITY, -1, 0, 0);
@@ -147,9 +154,10 @@ public final class Trainer {
         }
         keepMetricLines(state.epochsDone());
         AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
-        log.printf(Locale.ROOT, "model %s: %,d parameters; %s, lr %.4g, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
-                mc.arch(), model.parameterCount(), cfg.optimizer(), cfg.lr(), batch, stepsPerEpoch, cfg.epochs(), warmup, device,
-                device == Device.CPU ? Backends.cpuThreads() : 0);
+        log.printf(Locale.ROOT, "model %s: %,d parameters; %s, lr %.4g%s, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
+                mc.arch(), model.parameterCount(), cfg.optimizer(), cfg.lr(),
+                cfg.attnLr() > 0 ? String.format(Locale.ROOT, " (attn member %.4g)", cfg.attnLr()) : "", batch, stepsPerEpoch,
+                cfg.epochs(), warmup, device, device == Device.CPU ? Backends.cpuThreads() : 0);
 
         long step = state.step();
         Evaluation val = null;

@@ -10,9 +10,13 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import org.attnface.engine.Device;
 import org.attnface.engine.backend.Backends;
 import org.attnface.engine.io.Json;
+import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Models;
 import org.attnface.trainer.TestData;
+import org.attnface.trainer.train.Checkpoint;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -37,6 +41,31 @@ class CliEndToEndTest {
         Path real = TestData.utkface();
         assumeTrue(real != null, TestData.NO_UTKFACE);
         endToEnd(real, 64, 200);
+    }
+
+    /** --attn-lr reaches the optimiser: at a vanishing attn rate only the ResNet member moves from its initial weights. */
+    @Test
+    void attnLrSetsTheAttnMembersRateOnly() throws IOException {
+        Path faces = tmp.resolve("faces");
+        TestData.synthesize(faces, 60, 80, 9);
+        Path run = tmp.resolve("ens"), cache = tmp.resolve("cache");
+        Cli.Outcome train = Cli.run(Cli.args("train", "--data", faces, "--model", "ensemble", "--epochs", 1, "--batch", 16, "--image-size", 32,
+                "--attn-lr", 1e-9, "--seed", 3, "--out", run, "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, train.exitCode(), train.all());
+        assertTrue(train.all().contains("lr 0.01000 (attn member 1.000e-09)"), train.all());
+        Checkpoint.Loaded c = Checkpoint.read(run.resolve("last.safetensors"));
+        AgeGenderModel trained = Models.create(c.modelConfig(), Device.CPU, 3), initial = Models.create(c.modelConfig(), Device.CPU, 3);
+        c.loadModel(trained);
+        for (var e : trained.namedParameters().entrySet()) {
+            float[] now = e.getValue().toArray(), before = initial.namedParameters().get(e.getKey()).toArray();
+            double moved = 0;
+            for (int i = 0; i < now.length; i++) moved = Math.max(moved, Math.abs(now[i] - before[i]));
+            if (e.getKey().startsWith("attn.")) assertTrue(moved < 1e-6, e.getKey() + " moved " + moved);
+            else if (e.getKey().endsWith("conv1.weight")) assertTrue(moved > 1e-4, e.getKey() + " moved only " + moved);
+        }
+        Cli.Outcome single = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--attn-lr", 0.001, "--out", tmp.resolve("x"), "--cache-dir", cache));
+        assertEquals(2, single.exitCode(), single.all());
+        assertTrue(single.all().contains("--attn-lr is the ensemble's attn member's rate"), single.all());
     }
 
     /** eval of an ensemble: members computed once, --attn-weight and --mirror applied, and a weight sweep whose ends are the members. */

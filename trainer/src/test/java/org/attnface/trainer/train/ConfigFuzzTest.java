@@ -2,6 +2,7 @@ package org.attnface.trainer.train;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -57,6 +58,20 @@ class ConfigFuzzTest {
             assertEquals(c, TrainConfig.fromJson(c.toJson(), "round trip"), "a config that loads must round-trip");
             c.modelConfig();
         });
+    }
+
+    @Test
+    void attnLrIsOptionalAndOnlyForTheEnsemble() {
+        String json = sampleConfig().toJson();   // arch attn, attn_lr 0 (= lr)
+        assertTrue(json.contains("\"attn_lr\":0.0"), json);
+        TrainConfig old = TrainConfig.fromJson(json.replace(",\"attn_lr\":0.0", ""), "config.json of an older run");
+        assertEquals(0f, old.attnLr());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.fromJson(json.replace("\"attn_lr\":0.0", "\"attn_lr\":0.002"), "attn.json"));
+        assertTrue(e.getMessage().contains("attn.json") && e.getMessage().contains("only the ensemble"), e.getMessage());
+        String ensemble = json.replace("\"arch\":\"attn\"", "\"arch\":\"ensemble\"");
+        assertEquals(0.002f, TrainConfig.fromJson(ensemble.replace("\"attn_lr\":0.0", "\"attn_lr\":0.002"), "ensemble.json").attnLr());
+        assertThrows(IllegalArgumentException.class, () -> TrainConfig.fromJson(ensemble.replace("\"attn_lr\":0.0", "\"attn_lr\":-1"), "bad.json"));
     }
 
     @Test
@@ -127,7 +142,7 @@ class ConfigFuzzTest {
     }
 
     static TrainConfig sampleConfig() {
-        return new TrainConfig("/data/utkface", "attn", 3, 16, 0.01f, "sgd", 0.9f, 5e-4f, 10, 64, 72, "0,10,20,30,40,50,60,70",
+        return new TrainConfig("/data/utkface", "attn", 3, 16, 0.01f, 0f, "sgd", 0.9f, 5e-4f, 10, 64, 72, "0,10,20,30,40,50,60,70",
                 true, true, false, 1f, 1f, 0.5f, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
     }
 
