@@ -27,8 +27,8 @@ public abstract class Optimizer {
 
     /**
      * Multiplies the learning rate of {@code subset} by {@code scale} (torch's parameter
-     * groups, for one ensemble member: the small attn network diverges at a rate the ResNet
-     * wants). The subset must be a contiguous run of the packed parameters, as a child
+     * groups, for one ensemble member: the small attn network trains worse at the rate the
+     * ResNet wants). The subset must be a contiguous run of the packed parameters, as a child
      * module's parameters are.
      */
     public final void scaleLr(List<Tensor> subset, float scale) {

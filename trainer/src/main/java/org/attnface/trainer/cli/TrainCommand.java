@@ -41,8 +41,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--lr", description = "peak learning rate (default: 0.01 for sgd, 0.001 for adamw)")
     Float lr;
 
-    @Option(names = "--attn-lr", description = "ensemble: peak learning rate of the attn member, which diverges at rates the ResNet "
-            + "trains best with (default: --lr)")
+    @Option(names = "--attn-lr", description = "ensemble: peak learning rate of the attn member, which trains worse at the rate "
+            + "the ResNet wants (default: --lr)")
     Float attnLr;
 
     @Option(names = "--optimizer", defaultValue = "sgd", description = "sgd (momentum) or adamw (default: ${DEFAULT-VALUE})")
