@@ -105,14 +105,15 @@ public record TrainConfig(
             } catch (IllegalArgumentException e) {
                 throw new IllegalArgumentException("\"buckets\": " + e.getMessage(), e);
             }
-            if (m.containsKey("attn_lr") && !arch.equals("ensemble") && !(m.get("attn_lr") instanceof Number n && n.doubleValue() == 0))
+            float attnLr = m.containsKey("attn_lr") ? flt(m, "attn_lr", 0, 1e3) : 0f;   // absent in runs made before it existed
+            if (attnLr > 0 && !arch.equals("ensemble"))
                 throw bad("attn_lr", m.get("attn_lr"), "set for arch \"" + arch + "\"; only the ensemble has an attn member with its own rate");
             double trainFraction = dbl(m, "train_fraction", 0, 1), valFraction = dbl(m, "val_fraction", 0, 1);
             if (trainFraction <= 0 || trainFraction + valFraction > 1)
                 throw new IllegalArgumentException("\"train_fraction\" " + trainFraction + " and \"val_fraction\" " + valFraction
                         + " must be > 0 and sum to at most 1");
             return new TrainConfig(str(m, "data", true), arch, integer(m, "epochs", 1, MAX_EPOCHS), integer(m, "batch", 1, MAX_BATCH),
-                    flt(m, "lr", 0, 1e3), m.containsKey("attn_lr") ? flt(m, "attn_lr", 0, 1e3) : 0f, optimizer, flt(m, "momentum", 0, 1), flt(m, "weight_decay", 0, 1e3),
+                    flt(m, "lr", 0, 1e3), attnLr, optimizer, flt(m, "momentum", 0, 1), flt(m, "weight_decay", 0, 1e3),
                     integer(m, "warmup_steps", -1, Integer.MAX_VALUE), integer(m, "image_size", ModelConfig.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
                     integer(m, "cache_size", ModelConfig.MIN_IMAGE_SIZE, 2 * MAX_IMAGE_SIZE), buckets,
                     bool(m, "attention"), bool(m, "feed_gender"), bool(m, "detach_gender"),

@@ -7,6 +7,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 
@@ -49,9 +50,7 @@ class CliEndToEndTest {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 60, 80, 9);
         Path run = tmp.resolve("ens"), cache = tmp.resolve("cache");
-        Cli.Outcome train = Cli.run(Cli.args("train", "--data", faces, "--model", "ensemble", "--epochs", 1, "--batch", 16, "--image-size", 32,
-                "--attn-lr", 1e-9, "--seed", 3, "--out", run, "--threads", 2, "--cache-dir", cache));
-        assertEquals(0, train.exitCode(), train.all());
+        Cli.Outcome train = trainTinyEnsemble(faces, run, cache, "--attn-lr", 1e-9, "--seed", 3);
         assertTrue(train.all().contains("lr 0.01000 (attn member 1.000e-09)"), train.all());
         Checkpoint.Loaded c = Checkpoint.read(run.resolve("last.safetensors"));
         AgeGenderModel trained = Models.create(c.modelConfig(), Device.CPU, 3), initial = Models.create(c.modelConfig(), Device.CPU, 3);
@@ -68,15 +67,23 @@ class CliEndToEndTest {
         assertTrue(single.all().contains("--attn-lr is the ensemble's attn member's rate"), single.all());
     }
 
+    /** One epoch of a 32x32 ensemble on {@code faces}, asserted to succeed; {@code extra} options are appended. */
+    private static Cli.Outcome trainTinyEnsemble(Path faces, Path run, Path cache, Object... extra) {
+        List<Object> args = new ArrayList<>(List.of("train", "--data", faces, "--model", "ensemble", "--epochs", 1, "--batch", 16,
+                "--image-size", 32, "--out", run, "--threads", 2, "--cache-dir", cache));
+        args.addAll(List.of(extra));
+        Cli.Outcome train = Cli.run(Cli.args(args.toArray()));
+        assertEquals(0, train.exitCode(), train.all());
+        return train;
+    }
+
     /** eval of an ensemble: members computed once, --attn-weight and --mirror applied, and a weight sweep whose ends are the members. */
     @Test
     void ensembleEvalWeightsMembersAndSweeps() throws IOException {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 120, 80, 7);
         Path run = tmp.resolve("ens"), cache = tmp.resolve("cache");
-        Cli.Outcome train = Cli.run(Cli.args("train", "--data", faces, "--model", "ensemble", "--epochs", 1, "--batch", 16, "--image-size", 32,
-                "--out", run, "--threads", 2, "--cache-dir", cache));
-        assertEquals(0, train.exitCode(), train.all());
+        trainTinyEnsemble(faces, run, cache);
         Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--split", "val",
                 "--mirror", "--attn-weight", 0.3, "--threads", 2, "--cache-dir", cache));
         assertEquals(0, eval.exitCode(), eval.all());
