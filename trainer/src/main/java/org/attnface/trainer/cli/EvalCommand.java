@@ -70,8 +70,7 @@ public final class EvalCommand implements Callable<Integer> {
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
-        if (inf.model() instanceof Ensemble e) e.setAttnWeight(attnWeight);
-        else if (attnWeight != 0.5f) throw new IllegalArgumentException("--attn-weight applies to an ensemble checkpoint; " + checkpoint + " is " + inf.config().arch());
+        inf.setAttnWeight(attnWeight);
         Path runDir = checkpoint.toAbsolutePath().getParent();
         Path splitFile = runDir.resolve("split.json");
         boolean useSplit = Files.exists(splitFile) && !part.equals("all");

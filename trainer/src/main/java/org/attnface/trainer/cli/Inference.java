@@ -10,6 +10,7 @@ import org.attnface.model.AgeBuckets;
 import org.attnface.model.AgeGenderModel;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
+import org.attnface.model.ensemble.Ensemble;
 import org.attnface.trainer.data.FaceDecoder;
 import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.Resize;
@@ -49,6 +50,12 @@ record Inference(Path checkpoint, AgeGenderModel model, ModelConfig config, Trai
         // Faces are cached at image size x 9/8 by default; a checkpoint written by the trainer says which.
         int cacheSize = tc != null ? tc.cacheSize() : mc.imageSize() * 9 / 8;
         return new Inference(checkpoint, model, mc, tc, cacheSize);
+    }
+
+    /** --attn-weight of eval and predict: the ensemble's attn share; any other model accepts only the default 0.5. */
+    void setAttnWeight(float w) {
+        if (model instanceof Ensemble e) e.setAttnWeight(w);
+        else if (w != 0.5f) throw new IllegalArgumentException("--attn-weight applies to an ensemble checkpoint; " + checkpoint + " is " + config.arch());
     }
 
     /**

@@ -75,8 +75,7 @@ public final class PredictCommand implements Callable<Integer> {
             files.add(input);
         }
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
-        if (inf.model() instanceof org.attnface.model.ensemble.Ensemble e) e.setAttnWeight(attnWeight);
-        else if (attnWeight != 0.5f) throw new IllegalArgumentException("--attn-weight applies to an ensemble checkpoint; " + checkpoint + " is " + inf.config().arch());
+        inf.setAttnWeight(attnWeight);
         var buckets = inf.config().buckets();
         List<Map<String, Object>> rows = new ArrayList<>();
         int skipped = 0;
