@@ -154,10 +154,10 @@ def multitask_loss(outputs, gender, age, weights=(1.0, 1.0, 0.5)):
 class Ensemble(nn.Module):
     """Both networks on the same input; the loss is the sum of theirs, predictions average probabilities."""
 
-    def __init__(self, image_size=64, buckets=8):
+    def __init__(self, image_size=64, buckets=8, depth=18, width=64):
         super().__init__()
         self.attn = AttnCNN(image_size, buckets)
-        self.resnet = ResNetMultiTask(image_size, buckets)
+        self.resnet = ResNetMultiTask(image_size, buckets, depth, width)
 
     def forward(self, x):
         return self.attn(x), self.resnet(x)
@@ -178,13 +178,14 @@ def predict(model, outputs):
     return F.softmax(g, dim=1), F.softmax(a, dim=1)
 
 
-def create(arch, image_size=64, buckets=8):
+def create(arch, image_size=64, buckets=8, depth=18, width=64):
+    """depth and width shape the ResNet of "resnet" and "ensemble" (attnface's --resnet-depth/--resnet-width)."""
     if arch == "attn":
         return AttnCNN(image_size, buckets)
     if arch == "resnet":
-        return ResNetMultiTask(image_size, buckets)
+        return ResNetMultiTask(image_size, buckets, depth, width)
     if arch == "ensemble":
-        return Ensemble(image_size, buckets)
+        return Ensemble(image_size, buckets, depth, width)
     raise ValueError(f"unknown model '{arch}' (attn, resnet or ensemble)")
 
 

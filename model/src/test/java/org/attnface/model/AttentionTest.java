@@ -31,4 +31,18 @@ class AttentionTest {
             }
         }
     }
+
+    /** The share of the sampled region inside the image: 1 at identity and for zooms in, 0 once translated off the image. */
+    @Test
+    void insideFractionSeesTheRegionLeaveTheImage() {
+        assertEquals(1.0, AttnCnn.insideFraction(new float[] {1, 0, 0, 0, 1, 0}));
+        assertEquals(1.0, AttnCnn.insideFraction(new float[] {0.5f, 0, 0.4f, 0, 0.5f, -0.4f}));
+        assertEquals(0.0, AttnCnn.insideFraction(new float[] {1.90f, 3.20f, 1.23f, 0.27f, -0.31f, 2.82f}));   // the collapsed run's bias
+        assertEquals(0.0, AttnCnn.insideFraction(new float[] {1, 0, 3, 0, 1, 0}));
+        // shifted right by half the image: grid columns u = -1..0 land inside (5 of 9)
+        assertEquals(5 / 9.0, AttnCnn.insideFraction(new float[] {1, 0, 1, 0, 1, 0}), 1e-12);
+        // the mean over images
+        assertEquals(0.5, AttnCnn.insideFraction(new float[] {1, 0, 0, 0, 1, 0, 1, 0, 3, 0, 1, 0}), 1e-12);
+        assertEquals(Double.NaN, AttnCnn.insideFraction(new float[0]));
+    }
 }

@@ -79,6 +79,29 @@ public final class AttnCnn extends MultiTaskNetwork {
         return 10 * t * t;
     }
 
+    /**
+     * Share of the sampling grid that lands inside the input image, over n transforms theta
+     * [n * 6] (9 x 9 points spread over each output square). The localisation net can move the
+     * region off the image; then the trunk sees only zero padding, no gradient brings it back,
+     * and the network predicts the majority class. Seen at 128x128, lr 0.01: by epoch 13 theta's
+     * translation was (1.23, 2.82) in grid units (the image spans -1..1) and the member was at
+     * 52% gender accuracy.
+     */
+    public static double insideFraction(float[] theta) {
+        int n = theta.length / 6, inside = 0;
+        for (int i = 0; i < n; i++) {
+            for (int gy = 0; gy < 9; gy++) {
+                for (int gx = 0; gx < 9; gx++) {
+                    double u = gx / 4.0 - 1, v = gy / 4.0 - 1;
+                    double x = theta[6 * i] * u + theta[6 * i + 1] * v + theta[6 * i + 2];
+                    double y = theta[6 * i + 3] * u + theta[6 * i + 4] * v + theta[6 * i + 5];
+                    if (Math.abs(x) <= 1 && Math.abs(y) <= 1) inside++;
+                }
+            }
+        }
+        return n == 0 ? Double.NaN : inside / (81.0 * n);
+    }
+
     /** The spatial transformer's affine transforms [n, 2, 3] for images [n, 3, S, S]. */
     public Tensor theta(Tensor images) {
         if (localization == null) throw new IllegalStateException("this AttnCnn was built without attention (attention = false)");

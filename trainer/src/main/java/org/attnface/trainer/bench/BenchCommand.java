@@ -50,6 +50,12 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--image-size", split = ",", defaultValue = "64", description = "square image sizes, comma-separated (default: ${DEFAULT-VALUE})")
     List<Integer> imageSizes;
 
+    @Option(names = "--resnet-depth", defaultValue = "18", description = "depth of the resnet and ensemble's ResNet: 10, 18 or 34 (default: ${DEFAULT-VALUE})")
+    int resnetDepth;
+
+    @Option(names = "--resnet-width", defaultValue = "64", description = "channels of that ResNet's first stage (default: ${DEFAULT-VALUE})")
+    int resnetWidth;
+
     @Option(names = "--mode", split = ",", defaultValue = "train,infer", description = "train, infer or both (default: ${DEFAULT-VALUE})")
     List<String> modes;
 
@@ -99,16 +105,19 @@ public final class BenchCommand implements Callable<Integer> {
         String backend = Backends.of(dev).describe();
         out.printf("attnface bench on %s (%s), %s, warm-up %d, %d reps x %d steps%n",
                 backend, machine(dev), precision, warmup, reps, stepsPerRep);
-        out.println("input: one batch of standard-normal images and random labels, reused every step");
+        out.println("input: one batch of standard-normal images and random labels, reused every step; ResNet-" + resnetDepth + ", width " + resnetWidth);
         out.println(header());
         out.flush();
         List<BenchResult> results = new ArrayList<>();
         for (String model : models) {
             for (int size : imageSizes) {
-                double gflop = Throughput.forwardGflopPerImage(model, size, dev, seed);
+                ModelConfig d = ModelConfig.defaults(model, size);
+                ModelConfig config = new ModelConfig(model, size, d.buckets(), resnetDepth, resnetWidth, d.attention(), d.feedGender(),
+                        d.detachGender(), d.dropout());
+                double gflop = Throughput.forwardGflopPerImage(config, dev, seed);
                 for (int batch : batches) {
                     for (String mode : modes) {
-                        Throughput t = new Throughput(model, mode, batch, size, dev, seed);
+                        Throughput t = new Throughput(config, mode, batch, dev, seed);
                         BenchResult r = new BenchResult(model, mode, batch, size, precision, warmup, reps, stepsPerRep,
                                 t.measure(warmup, reps, stepsPerRep), gflop);
                         results.add(r);
@@ -140,6 +149,9 @@ public final class BenchCommand implements Callable<Integer> {
         for (int b : batches) if (b < 1) throw bad("--batch must be >= 1, got " + b);
         for (int s : imageSizes)
             if (s < ModelConfig.MIN_IMAGE_SIZE) throw bad("--image-size must be >= " + ModelConfig.MIN_IMAGE_SIZE + ", got " + s);
+        if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34) throw bad("--resnet-depth must be 10, 18 or 34, got " + resnetDepth);
+        if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
+            throw bad("--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], got " + resnetWidth);
         if (warmup < 0) throw bad("--warmup must be >= 0, got " + warmup);
         if (reps < 1) throw bad("--reps must be >= 1, got " + reps);
         if (stepsPerRep < 1) throw bad("--steps-per-rep must be >= 1, got " + stepsPerRep);
@@ -190,6 +202,8 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("precision", precision);
         m.put("date", Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         m.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
+        m.put("resnetDepth", resnetDepth);
+        m.put("resnetWidth", resnetWidth);
         m.put("input", "one batch of standard-normal images and random labels, reused every step");
         List<Object> list = new ArrayList<>();
         for (BenchResult r : results) list.add(r.toJson());

@@ -41,13 +41,17 @@ public final class Throughput {
     private final Sgd optimizer;
 
     public Throughput(String arch, String mode, int batch, int imageSize, Device device, long seed) {
+        this(ModelConfig.defaults(arch, imageSize), mode, batch, device, seed);
+    }
+
+    public Throughput(ModelConfig config, String mode, int batch, Device device, long seed) {
         if (!mode.equals("train") && !mode.equals("infer"))
             throw new IllegalArgumentException("unknown mode '" + mode + "' (train, infer)");
         this.device = device;
         this.mode = mode;
         this.batch = batch;
-        this.imageSize = imageSize;
-        this.model = Models.create(ModelConfig.defaults(arch, imageSize), device, seed);
+        this.imageSize = config.imageSize();
+        this.model = Models.create(config, device, seed);
         int buckets = model.config().buckets().count();
         Random r = new Random(seed);
         float[] x = new float[batch * 3 * imageSize * imageSize];
@@ -128,8 +132,9 @@ public final class Throughput {
     }
 
     /** Conv and GEMM FLOPs of one image's forward pass, counted by the profiler on a batch-1 inference step. */
-    public static double forwardGflopPerImage(String arch, int imageSize, Device device, long seed) {
-        AgeGenderModel m = Models.create(ModelConfig.defaults(arch, imageSize), device, seed);
+    public static double forwardGflopPerImage(ModelConfig config, Device device, long seed) {
+        int imageSize = config.imageSize();
+        AgeGenderModel m = Models.create(config, device, seed);
         m.eval();
         Tensor x = Tensor.emptyPersistent(device, 1, 3, imageSize, imageSize);
         x.copyFrom(new float[3 * imageSize * imageSize]);
@@ -139,7 +144,7 @@ public final class Throughput {
             m.predict(x);
             profiler.endStep();
         } catch (Exception e) {
-            throw new IllegalStateException("counting the FLOPs of " + arch + " failed", e);
+            throw new IllegalStateException("counting the FLOPs of " + config.arch() + " failed", e);
         } finally {
             profiler.uninstall();
         }

@@ -2,6 +2,9 @@ package org.attnface.trainer.cli;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Locale;
+import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
@@ -53,8 +56,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--threads", description = "CPU threads (default: all cores)")
     Integer threads;
 
-    @Option(names = "--batch", defaultValue = "256", description = "evaluation batch size (default: ${DEFAULT-VALUE})")
-    int batch;
+    @Option(names = "--batch", description = "evaluation batch size (default: 256 at 64x64, fewer for larger images: "
+            + "the same pixels per batch, 64 at 128x128)")
+    Integer batchOption;
 
     @Option(names = "--mirror", description = "test-time augmentation: average each image's probabilities with its mirror image's")
     boolean mirror;
@@ -93,10 +97,15 @@ public final class EvalCommand implements Callable<Integer> {
             title = "all " + idx.length + " images in " + data;
         }
         if (mirror) title += ", each averaged with its mirror image";
-        if (inf.model() instanceof Ensemble && attnWeight != 0.5f) title += String.format(java.util.Locale.ROOT, ", attn weight %.2f", attnWeight);
+        if (inf.model() instanceof Ensemble && attnWeight != 0.5f) title += String.format(Locale.ROOT, ", attn weight %.2f", attnWeight);
         if (idx.length == 0) throw new IllegalArgumentException("nothing to evaluate: the " + part + " split is empty");
+        // A no-grad forward keeps its activations until the batch is done: 256 images at 128x128
+        // with --mirror did not fit the default 6 GB heap beside the cached faces.
+        int size = inf.config().imageSize();
+        int batch = batchOption != null ? batchOption : Math.max(1, 256 * 64 * 64 / (size * size));
+        if (batch < 1) throw new IllegalArgumentException("--batch must be >= 1, got " + batch);
         Evaluation ev;
-        var members = new java.util.LinkedHashMap<String, Evaluation>();
+        var members = new LinkedHashMap<String, Evaluation>();
         long t0 = System.nanoTime();
         String sweep = "";
         try (Batches b = new Batches(set, d, inf.config().imageSize(), inf.config().buckets())) {
@@ -118,7 +127,7 @@ public final class EvalCommand implements Callable<Integer> {
         String md = ev.toMarkdown(inf.config().arch() + " " + checkpoint.getFileName() + " on the " + title);
         if (!members.isEmpty()) md += membersTable(ev, members) + sweep;
         AtomicFile.writeString(dir.resolve("report.md"), md);
-        var json = new java.util.LinkedHashMap<String, Object>();
+        var json = new LinkedHashMap<String, Object>();
         json.put("checkpoint", checkpoint.toString());
         json.put("arch", inf.config().arch());
         json.put("evaluated_on", title);
@@ -126,7 +135,7 @@ public final class EvalCommand implements Callable<Integer> {
         if (inf.model() instanceof Ensemble e) json.put("attn_weight", (double) e.attnWeight());
         json.putAll(ev.toJson());
         if (!members.isEmpty()) {
-            var m = new java.util.LinkedHashMap<String, Object>();
+            var m = new LinkedHashMap<String, Object>();
             members.forEach((name, e) -> m.put(name, e.toJson()));
             json.put("members", m);
         }
@@ -134,7 +143,7 @@ public final class EvalCommand implements Callable<Integer> {
         Charts.confusion(ev, part, dir.resolve("confusion.png"));
         Charts.genderHistogram(ev, part, dir.resolve("gender_probability.png"));
         System.out.println(md);
-        System.out.printf(java.util.Locale.ROOT, "evaluated %d images in %.1f s; report in %s%n", idx.length, seconds, dir);
+        System.out.printf(Locale.ROOT, "evaluated %d images in %.1f s; report in %s%n", idx.length, seconds, dir);
         return 0;
     }
 
@@ -144,22 +153,22 @@ public final class EvalCommand implements Callable<Integer> {
                 + "| attn weight | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
         for (int i = 0; i <= 10; i++) {
             Evaluation.Summary s = Trainer.evaluation(Trainer.Probabilities.mix(pa, pr, i / 10f), set, idx, mc).overall();
-            b.append(String.format(java.util.Locale.ROOT, "| %.1f | %.2f%% | %.2f%% | %.3f |%n",
+            b.append(String.format(Locale.ROOT, "| %.1f | %.2f%% | %.2f%% | %.3f |%n",
                     i / 10f, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
         }
         return b.toString();
     }
 
     /** Ensemble vs each member on the same images. */
-    private static String membersTable(Evaluation ensemble, java.util.Map<String, Evaluation> members) {
+    private static String membersTable(Evaluation ensemble, Map<String, Evaluation> members) {
         StringBuilder b = new StringBuilder("\n## Ensemble vs its members (same images)\n\n"
                 + "| model | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
-        var rows = new java.util.LinkedHashMap<String, Evaluation>();
+        var rows = new LinkedHashMap<String, Evaluation>();
         rows.put("ensemble", ensemble);
         rows.putAll(members);
         rows.forEach((name, e) -> {
             Evaluation.Summary s = e.overall();
-            b.append(String.format(java.util.Locale.ROOT, "| %s | %.2f%% | %.2f%% | %.3f |%n",
+            b.append(String.format(Locale.ROOT, "| %s | %.2f%% | %.2f%% | %.3f |%n",
                     name, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
         });
         return b.toString();

@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
 import org.attnface.engine.backend.Backends;
+import org.attnface.model.ModelConfig;
 import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
@@ -65,6 +66,13 @@ public final class TrainCommand implements Callable<Integer> {
 
     @Option(names = "--buckets", defaultValue = "0,10,20,30,40,50,60,70", description = "age bucket lower bounds (default: ${DEFAULT-VALUE})")
     String buckets;
+
+    @Option(names = "--resnet-depth", defaultValue = "18", description = "resnet, ensemble: ResNet depth, 10, 18 or 34 (default: ${DEFAULT-VALUE})")
+    int resnetDepth;
+
+    @Option(names = "--resnet-width", defaultValue = "64", description = "resnet, ensemble: channels of the ResNet's first stage; "
+            + "later stages double it (default: ${DEFAULT-VALUE}, torchvision's)")
+    int resnetWidth;
 
     @Option(names = "--no-attention", description = "attn without the spatial transformer (RQ1)")
     boolean noAttention;
@@ -150,9 +158,16 @@ public final class TrainCommand implements Callable<Integer> {
             if (attnLr != null && !(model.equals("ensemble") && attnLr > 0 && attnLr <= 1e3))
                 throw new ParameterException(spec.commandLine(), "--attn-lr is the ensemble's attn member's rate, in (0, 1000]; got "
                         + attnLr + " with --model " + model);
+            if (model.equals("attn") && (resnetDepth != 18 || resnetWidth != 64))
+                throw new ParameterException(spec.commandLine(), "--resnet-depth and --resnet-width shape the ResNet of --model resnet or ensemble; "
+                        + "--model attn has none");
+            if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34)
+                throw new ParameterException(spec.commandLine(), "--resnet-depth must be 10, 18 or 34, not " + resnetDepth);
+            if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
+                throw new ParameterException(spec.commandLine(), "--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], not " + resnetWidth);
             cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, attnLr == null ? 0f : attnLr, optimizer, momentum, weightDecay,
                     warmupSteps, imageSize, cs,
-                    buckets, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
+                    buckets, resnetDepth, resnetWidth, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
                     device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
         }
         profile.start(d);

@@ -32,6 +32,7 @@ import org.attnface.model.AgeGenderModel;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
+import org.attnface.model.attn.AttnCnn;
 import org.attnface.model.ensemble.Ensemble;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceFolder;
@@ -154,8 +155,9 @@ public final class Trainer {
         }
         keepMetricLines(state.epochsDone());
         AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
-        log.printf(Locale.ROOT, "model %s: %,d parameters; %s, lr %.4g%s, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
-                mc.arch(), model.parameterCount(), cfg.optimizer(), cfg.lr(),
+        log.printf(Locale.ROOT, "model %s%s: %,d parameters; %s, lr %.4g%s, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
+                mc.arch(), mc.arch().equals("attn") ? "" : " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + ")",
+                model.parameterCount(), cfg.optimizer(), cfg.lr(),
                 cfg.attnLr() > 0 ? String.format(Locale.ROOT, " (attn member %.4g)", cfg.attnLr()) : "", batch, stepsPerEpoch,
                 cfg.epochs(), warmup, device, device == Device.CPU ? Backends.cpuThreads() : 0);
 
@@ -195,7 +197,8 @@ public final class Trainer {
             double seconds = bar.seconds();
             trainRate = (double) (stepsPerEpoch - first) * batch / Math.max(1e-9, seconds);
             long t0 = System.nanoTime();
-            val = evaluate(model, batches, valIdx, mc, 256);
+            val = evaluate(model, batches, valIdx, mc, batch);   // the training batch: its arrays are cached already
+            double inside = attentionInside(Arrays.copyOf(valIdx, Math.min(batch, valIdx.length)));
             double evalSeconds = (System.nanoTime() - t0) / 1e9;
             Evaluation.Summary v = val.overall();
             double metric = v.ageAccuracy() + v.genderAccuracy();
@@ -210,6 +213,7 @@ public final class Trainer {
             line.put("val_age_bucket_accuracy", v.ageAccuracy());
             line.put("val_aabd", v.aabd());
             line.put("val_age_mae", v.ageMae());
+            if (!Double.isNaN(inside)) line.put("val_attn_inside", inside);
             line.put("train_images_per_s", trainRate);
             line.put("train_seconds", seconds);
             line.put("batch_prep_seconds", batchNanos / 1e9);
@@ -219,16 +223,32 @@ public final class Trainer {
                             + "(batch preparation %.1f%% of the time)%s%n",
                     epoch + 1, lossCount == 0 ? Double.NaN : lossSum / lossCount, 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
                     v.ageMae(), trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "");
+            if (inside < 0.5)
+                log.printf(Locale.ROOT, "warning: the attn network's spatial transformer samples only %.0f%% of its grid inside the image: "
+                        + "it sees mostly padding and will not recover; lower its rate (%s)%n", 100 * inside,
+                        mc.arch().equals("ensemble") ? "--attn-lr" : "--lr");
             if (best) Checkpoint.save(runDir.resolve("best.safetensors"), model, opt, cfg, state);
             Checkpoint.save(last, model, opt, cfg, state);
         }
         if (val == null) {
-            val = evaluate(model, batches, valIdx, mc, 256);
+            val = evaluate(model, batches, valIdx, mc, batch);
             log.println("the run had already finished; validation of the last checkpoint: " + val.overall());
         }
         writeReports(val);
         batches.close();
         return new Result(runDir, val, state.bestMetric(), state.bestEpoch(), step, trainRate, set, testIdx);
+    }
+
+    /** {@link AttnCnn#insideFraction} of the attn network (alone or in the ensemble) on these images; NaN when it has no attention. */
+    private double attentionInside(int[] idx) {
+        AttnCnn attn = model instanceof AttnCnn a ? a : model instanceof Ensemble e ? e.attn : null;
+        if (attn == null || !attn.config().attention() || idx.length == 0) return Double.NaN;
+        try (AutoCloseable ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
+            return AttnCnn.insideFraction(attn.theta(batches.images(idx, false, 0)).toArray());
+        } catch (Exception e) {
+            if (e instanceof RuntimeException r) throw r;
+            throw new IllegalStateException(e);
+        }
     }
 
     /** One optimiser step; returns the loss when it was read this step, else NaN. */

@@ -12,9 +12,11 @@ import java.util.List;
 import java.util.Map;
 
 import org.attnface.engine.Device;
+import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.Backends;
 import org.attnface.engine.io.Json;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
 import org.attnface.trainer.TestData;
 import org.attnface.trainer.train.Checkpoint;
@@ -65,6 +67,30 @@ class CliEndToEndTest {
         Cli.Outcome single = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--attn-lr", 0.001, "--out", tmp.resolve("x"), "--cache-dir", cache));
         assertEquals(2, single.exitCode(), single.all());
         assertTrue(single.all().contains("--attn-lr is the ensemble's attn member's rate"), single.all());
+    }
+
+    /** --resnet-depth/--resnet-width shape the trained ResNet, travel in config.json and the checkpoint, and eval rebuilds it. */
+    @Test
+    void resnetDepthAndWidthShapeTheNetwork() throws IOException {
+        Path faces = tmp.resolve("faces");
+        TestData.synthesize(faces, 60, 80, 4);
+        Path run = tmp.resolve("ens"), cache = tmp.resolve("cache");
+        Cli.Outcome train = trainTinyEnsemble(faces, run, cache, "--resnet-depth", 10, "--resnet-width", 8);
+        ModelConfig saved = Checkpoint.read(run.resolve("last.safetensors")).modelConfig();
+        assertEquals(10, saved.resnetDepth());
+        assertEquals(8, saved.resnetWidth());
+        AgeGenderModel small = Models.create(saved, Device.CPU, 1);
+        long params = small.namedParameters().values().stream().mapToLong(Tensor::numel).sum();
+        assertTrue(train.all().contains(String.format(java.util.Locale.ROOT, "model ensemble (ResNet-10, width 8): %,d parameters", params)), train.all());
+        assertTrue(Files.readString(run.resolve("config.json")).contains("\"resnet_depth\":10,\"resnet_width\":8"));
+        Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, eval.exitCode(), eval.all());
+        Cli.Outcome attn = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--resnet-width", 8, "--out", tmp.resolve("x"), "--cache-dir", cache));
+        assertEquals(2, attn.exitCode(), attn.all());
+        assertTrue(attn.all().contains("--model attn has none"), attn.all());
+        Cli.Outcome depth = Cli.run(Cli.args("train", "--data", faces, "--model", "resnet", "--resnet-depth", 50, "--out", tmp.resolve("y"), "--cache-dir", cache));
+        assertEquals(2, depth.exitCode(), depth.all());
+        assertTrue(depth.all().contains("--resnet-depth must be 10, 18 or 34, not 50"), depth.all());
     }
 
     /** One epoch of a 32x32 ensemble on {@code faces}, asserted to succeed; {@code extra} options are appended. */
@@ -132,6 +158,10 @@ class CliEndToEndTest {
         double genderAcc = ((Number) m.get("val_gender_accuracy")).doubleValue();
         assertTrue(genderAcc >= 0 && genderAcc <= 1, metrics.getFirst());
         assertTrue(Double.isFinite(((Number) m.get("train_loss")).doubleValue()), metrics.getFirst());
+        // one epoch from the identity transform: the attention region is still (almost) all on the image
+        double inside = ((Number) m.get("val_attn_inside")).doubleValue();
+        assertTrue(inside > 0.5 && inside <= 1, metrics.getFirst());
+        assertTrue(!train.all().contains("warning: the attn network"), train.all());
 
         Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("best.safetensors"), "--threads", 2, "--cache-dir", cache));
         assertEquals(0, eval.exitCode(), eval.all());

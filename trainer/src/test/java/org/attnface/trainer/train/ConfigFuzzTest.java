@@ -75,6 +75,22 @@ class ConfigFuzzTest {
     }
 
     @Test
+    void resnetShapeIsOptionalAndChecked() {
+        String json = sampleConfig().toJson();
+        assertTrue(json.contains("\"resnet_depth\":18,\"resnet_width\":64"), json);
+        TrainConfig old = TrainConfig.fromJson(json.replace("\"resnet_depth\":18,\"resnet_width\":64,", ""), "config.json of an older run");
+        assertEquals(18, old.modelConfig().resnetDepth());
+        assertEquals(64, old.modelConfig().resnetWidth());
+        TrainConfig narrow = TrainConfig.fromJson(json.replace("\"resnet_depth\":18,\"resnet_width\":64", "\"resnet_depth\":34,\"resnet_width\":32"), "c.json");
+        assertEquals(34, narrow.modelConfig().resnetDepth());
+        assertEquals(32, narrow.modelConfig().resnetWidth());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.fromJson(json.replace("\"resnet_depth\":18", "\"resnet_depth\":19"), "deep.json"));
+        assertTrue(e.getMessage().contains("deep.json") && e.getMessage().contains("resnet_depth") && e.getMessage().contains("not 10, 18 or 34"), e.getMessage());
+        assertThrows(IllegalArgumentException.class, () -> TrainConfig.fromJson(json.replace("\"resnet_width\":64", "\"resnet_width\":0"), "w.json"));
+    }
+
+    @Test
     void mutatedSplitJsonLoadsOrIsRefusedCleanly() throws IOException {
         List<String> train = new ArrayList<>(), val = new ArrayList<>(), test = new ArrayList<>();
         for (int i = 0; i < 20; i++) (i < 14 ? train : i < 17 ? val : test).add((20 + i) + "_" + (i % 2) + "_0_2017010" + i + ".jpg");
@@ -143,7 +159,7 @@ class ConfigFuzzTest {
 
     static TrainConfig sampleConfig() {
         return new TrainConfig("/data/utkface", "attn", 3, 16, 0.01f, 0f, "sgd", 0.9f, 5e-4f, 10, 64, 72, "0,10,20,30,40,50,60,70",
-                true, true, false, 1f, 1f, 0.5f, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
+                18, 64, true, true, false, 1f, 1f, 0.5f, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
     }
 
     /** A safetensors file with {@code header} (possibly broken JSON) and one 4-byte tensor. */

@@ -90,11 +90,21 @@ public final class CpuBackend implements Backend {
         if (data == null) {
             try {
                 data = new float[n];
-                freshArrays.incrementAndGet();
             } catch (OutOfMemoryError e) {
-                throw new IllegalStateException("out of Java heap allocating " + (4L * n >> 20) + " MiB for a tensor; "
-                        + "raise -Xmx or lower the batch size", e);
+                // The cache keeps arrays of every size ever asked for: validation at another batch
+                // size than training doubles it (the 128x128 ensemble ran out of the default 6 GB
+                // heap this way). Give them all to the GC and try once more.
+                synchronized (cache) {
+                    cache.clear();
+                }
+                try {
+                    data = new float[n];
+                } catch (OutOfMemoryError again) {
+                    throw new IllegalStateException("out of Java heap (" + (Runtime.getRuntime().maxMemory() >> 20) + " MiB) allocating "
+                            + (4L * n >> 20) + " MiB for a tensor; raise -Xmx (bin/attnface: ATTNFACE_JAVA_OPTS=-Xmx16g) or lower the batch size", again);
+                }
             }
+            freshArrays.incrementAndGet();
         }
         return new CpuStorage(this, data);
     }
