@@ -26,6 +26,9 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
 
     public static final List<String> ARCHS = List.of("attn", "resnet", "ensemble");
 
+    /** The BasicBlock ResNets {@link org.attnface.model.resnet.ResNet} builds. */
+    public static final List<Integer> RESNET_DEPTHS = List.of(10, 18, 34);
+
     /** The smallest input the attn network's four unpadded convolutions and pools accept with a non-empty map. */
     public static final int MIN_IMAGE_SIZE = 24;
 
@@ -40,7 +43,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         if (imageSize > MAX_IMAGE_SIZE)
             throw new IllegalArgumentException("image size " + imageSize + " is too large: at most " + MAX_IMAGE_SIZE + " pixels");
         if (buckets == null) throw new IllegalArgumentException("age buckets missing");
-        if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34)
+        if (!RESNET_DEPTHS.contains(resnetDepth))
             throw new IllegalArgumentException("ResNet depth " + resnetDepth + " is not supported: choose 10, 18 or 34");
         if (resnetWidth < 1 || resnetWidth > MAX_RESNET_WIDTH)
             throw new IllegalArgumentException("ResNet width must be in [1, " + MAX_RESNET_WIDTH + "], got " + resnetWidth);

@@ -149,7 +149,7 @@ public final class BenchCommand implements Callable<Integer> {
         for (int b : batches) if (b < 1) throw bad("--batch must be >= 1, got " + b);
         for (int s : imageSizes)
             if (s < ModelConfig.MIN_IMAGE_SIZE) throw bad("--image-size must be >= " + ModelConfig.MIN_IMAGE_SIZE + ", got " + s);
-        if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34) throw bad("--resnet-depth must be 10, 18 or 34, got " + resnetDepth);
+        if (!ModelConfig.RESNET_DEPTHS.contains(resnetDepth)) throw bad("--resnet-depth must be 10, 18 or 34, got " + resnetDepth);
         if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
             throw bad("--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], got " + resnetWidth);
         if (warmup < 0) throw bad("--warmup must be >= 0, got " + warmup);

@@ -161,7 +161,7 @@ public final class TrainCommand implements Callable<Integer> {
             if (model.equals("attn") && (resnetDepth != 18 || resnetWidth != 64))
                 throw new ParameterException(spec.commandLine(), "--resnet-depth and --resnet-width shape the ResNet of --model resnet or ensemble; "
                         + "--model attn has none");
-            if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34)
+            if (!ModelConfig.RESNET_DEPTHS.contains(resnetDepth))
                 throw new ParameterException(spec.commandLine(), "--resnet-depth must be 10, 18 or 34, not " + resnetDepth);
             if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], not " + resnetWidth);

@@ -114,7 +114,7 @@ public record TrainConfig(
             // absent in runs made before they existed: MODELS.md's ResNet-18 of width 64
             int resnetDepth = m.containsKey("resnet_depth") ? integer(m, "resnet_depth", 10, 34) : 18;
             int resnetWidth = m.containsKey("resnet_width") ? integer(m, "resnet_width", 1, ModelConfig.MAX_RESNET_WIDTH) : 64;
-            if (resnetDepth != 10 && resnetDepth != 18 && resnetDepth != 34) throw bad("resnet_depth", m.get("resnet_depth"), "not 10, 18 or 34");
+            if (!ModelConfig.RESNET_DEPTHS.contains(resnetDepth)) throw bad("resnet_depth", m.get("resnet_depth"), "not 10, 18 or 34");
             double trainFraction = dbl(m, "train_fraction", 0, 1), valFraction = dbl(m, "val_fraction", 0, 1);
             if (trainFraction <= 0 || trainFraction + valFraction > 1)
                 throw new IllegalArgumentException("\"train_fraction\" " + trainFraction + " and \"val_fraction\" " + valFraction
