@@ -105,7 +105,9 @@ public final class ExperimentsCommand implements Callable<Integer> {
             Inference inf = Inference.load(run.resolve("best.safetensors"), d);
             Evaluation ev;
             try (Batches b = new Batches(r.data(), d, imageSize, inf.config().buckets())) {
-                ev = Trainer.evaluate(inf.model(), b, r.testIndices(), inf.config(), 256);
+                // The training batch size, whose arrays are cached already: a fixed 256 grows 4x with
+                // --image-size 128, and eval --mirror at 256 x 128x128 did not fit the default heap.
+                ev = Trainer.evaluate(inf.model(), b, r.testIndices(), inf.config(), batch);
             }
             Evaluation.Summary s = ev.overall();
             Map<String, Object> row = new LinkedHashMap<>();

@@ -25,30 +25,41 @@ public final class Charts {
 
     private static final Color[] SERIES = {new Color(0x1f77b4), new Color(0xd62728), new Color(0x2ca02c), new Color(0xff7f0e)};
 
-    /** Train loss, and validation gender and age-bucket accuracy, per epoch from metrics.jsonl. */
+    /**
+     * Train loss, and validation gender and age-bucket accuracy, per epoch from metrics.jsonl;
+     * for an ensemble a third panel with each member's validation accuracies.
+     */
     public static void curves(Path metricsJsonl, Path png) throws IOException {
+        String[] keys = {"epoch", "train_loss", "val_gender_accuracy", "val_age_bucket_accuracy",
+                "val_attn_gender_accuracy", "val_resnet_gender_accuracy", "val_attn_age_bucket_accuracy", "val_resnet_age_bucket_accuracy"};
         List<double[]> rows = new ArrayList<>();
+        boolean members = false;
         if (Files.exists(metricsJsonl))
             for (String l : Files.readAllLines(metricsJsonl)) {
                 if (l.isBlank()) continue;
                 Map<?, ?> m = (Map<?, ?>) Json.parse(l);
-                rows.add(new double[] {num(m.get("epoch")), num(m.get("train_loss")), num(m.get("val_gender_accuracy")), num(m.get("val_age_bucket_accuracy"))});
+                double[] r = new double[keys.length];
+                for (int k = 0; k < keys.length; k++) r[k] = num(m.get(keys[k]));
+                members |= m.containsKey(keys[4]);
+                rows.add(r);
             }
-        BufferedImage img = canvas(900, 360);
+        BufferedImage img = canvas(members ? 1350 : 900, 360);
         Graphics2D g = graphics(img);
-        double[] x = new double[rows.size()];
-        double[][] loss = {new double[rows.size()]};
-        double[][] acc = {new double[rows.size()], new double[rows.size()]};
-        for (int i = 0; i < rows.size(); i++) {
-            x[i] = rows.get(i)[0];
-            loss[0][i] = rows.get(i)[1];
-            acc[0][i] = rows.get(i)[2];
-            acc[1][i] = rows.get(i)[3];
-        }
-        plot(g, 0, 0, 450, 360, "training loss", x, loss, new String[] {"train loss"}, false);
-        plot(g, 450, 0, 450, 360, "validation accuracy", x, acc, new String[] {"gender", "age bucket"}, true);
+        double[] x = column(rows, 0);
+        plot(g, 0, 0, 450, 360, "training loss", x, new double[][] {column(rows, 1)}, new String[] {"train loss"}, false);
+        plot(g, 450, 0, 450, 360, "validation accuracy", x, new double[][] {column(rows, 2), column(rows, 3)}, new String[] {"gender", "age bucket"}, true);
+        if (members)
+            plot(g, 900, 0, 450, 360, "validation accuracy of each member", x,
+                    new double[][] {column(rows, 4), column(rows, 5), column(rows, 6), column(rows, 7)},
+                    new String[] {"attn gender", "resnet gender", "attn age", "resnet age"}, true);
         g.dispose();
         ImageIO.write(img, "png", png.toFile());
+    }
+
+    private static double[] column(List<double[]> rows, int k) {
+        double[] c = new double[rows.size()];
+        for (int i = 0; i < c.length; i++) c[i] = rows.get(i)[k];
+        return c;
     }
 
     private static void plot(Graphics2D g, int ox, int oy, int w, int h, String title, double[] x, double[][] ys, String[] names, boolean unitRange) {
@@ -87,7 +98,8 @@ public final class Charts {
                 px0 = px;
                 py0 = py;
             }
-            g.drawString(names[s], right - 110, top + 18 + 16 * s);
+            // Accuracies sit high and losses fall to the right: legend bottom right for the first, top right for the second.
+            g.drawString(names[s], right - 110, unitRange ? bottom - 10 - 16 * (ys.length - 1 - s) : top + 18 + 16 * s);
         }
         g.setStroke(new BasicStroke(1f));
     }

@@ -197,7 +197,8 @@ public final class Trainer {
             double seconds = bar.seconds();
             trainRate = (double) (stepsPerEpoch - first) * batch / Math.max(1e-9, seconds);
             long t0 = System.nanoTime();
-            val = evaluate(model, batches, valIdx, mc, batch);   // the training batch: its arrays are cached already
+            Map<String, Evaluation.Summary> members = new LinkedHashMap<>();
+            val = validate(valIdx, mc, batch, members);
             double inside = attentionInside(Arrays.copyOf(valIdx, Math.min(batch, valIdx.length)));
             double evalSeconds = (System.nanoTime() - t0) / 1e9;
             Evaluation.Summary v = val.overall();
@@ -213,16 +214,25 @@ public final class Trainer {
             line.put("val_age_bucket_accuracy", v.ageAccuracy());
             line.put("val_aabd", v.aabd());
             line.put("val_age_mae", v.ageMae());
+            members.forEach((name, ms) -> {
+                line.put("val_" + name + "_gender_accuracy", ms.genderAccuracy());
+                line.put("val_" + name + "_age_bucket_accuracy", ms.ageAccuracy());
+                line.put("val_" + name + "_aabd", ms.aabd());
+            });
             if (!Double.isNaN(inside)) line.put("val_attn_inside", inside);
             line.put("train_images_per_s", trainRate);
             line.put("train_seconds", seconds);
             line.put("batch_prep_seconds", batchNanos / 1e9);
             line.put("eval_seconds", evalSeconds);
             appendMetrics(line);
-            log.printf(Locale.ROOT, "epoch %d: train loss %.4f, val gender %.2f%%, age bucket %.2f%%, AABD %.3f, MAE %.2f y; %.1f img/s "
+            StringBuilder memberText = new StringBuilder();
+            members.forEach((name, ms) -> memberText.append(memberText.isEmpty() ? " (" : ", ").append(String.format(Locale.ROOT,
+                    "%s %.2f%% / %.2f%%", name, 100 * ms.genderAccuracy(), 100 * ms.ageAccuracy())));
+            if (!memberText.isEmpty()) memberText.append(")");
+            log.printf(Locale.ROOT, "epoch %d: train loss %.4f, val gender %.2f%%, age bucket %.2f%%, AABD %.3f, MAE %.2f y%s; %.1f img/s "
                             + "(batch preparation %.1f%% of the time)%s%n",
                     epoch + 1, lossCount == 0 ? Double.NaN : lossSum / lossCount, 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
-                    v.ageMae(), trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "");
+                    v.ageMae(), memberText, trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "");
             if (inside < 0.5)
                 log.printf(Locale.ROOT, "warning: the attn network's spatial transformer samples only %.0f%% of its grid inside the image: "
                         + "it sees mostly padding and will not recover; lower its rate (%s)%n", 100 * inside,
@@ -237,6 +247,19 @@ public final class Trainer {
         writeReports(val);
         batches.close();
         return new Result(runDir, val, state.bestMetric(), state.bestEpoch(), step, trainRate, set, testIdx);
+    }
+
+    /**
+     * Validation at the training batch size (its arrays are cached already). For an ensemble,
+     * also each member's metrics into {@code members}, from the same forward passes: a member
+     * that stops learning shows here while the ensemble's numbers still look fine.
+     */
+    private Evaluation validate(int[] idx, ModelConfig mc, int batch, Map<String, Evaluation.Summary> members) {
+        if (!(model instanceof Ensemble e)) return evaluate(model, batches, idx, mc, batch);
+        Probabilities pa = probabilities(e.attn, batches, idx, batch, false), pr = probabilities(e.resnet, batches, idx, batch, false);
+        members.put("attn", evaluation(pa, batches.set(), idx, mc).overall());
+        members.put("resnet", evaluation(pr, batches.set(), idx, mc).overall());
+        return evaluation(Probabilities.mix(pa, pr, e.attnWeight()), batches.set(), idx, mc);
     }
 
     /** {@link AttnCnn#insideFraction} of the attn network (alone or in the ensemble) on these images; NaN when it has no attention. */

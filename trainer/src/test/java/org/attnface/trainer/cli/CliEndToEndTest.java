@@ -109,7 +109,22 @@ class CliEndToEndTest {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 120, 80, 7);
         Path run = tmp.resolve("ens"), cache = tmp.resolve("cache");
-        trainTinyEnsemble(faces, run, cache);
+        Cli.Outcome train = trainTinyEnsemble(faces, run, cache);
+        // train validates each member too; eval of the same checkpoint on the same split agrees with it
+        assertTrue(train.all().matches("(?s).*epoch 1: .*\\(attn [0-9.]+% / [0-9.]+%, resnet [0-9.]+% / [0-9.]+%\\);.*"), train.all());
+        Map<?, ?> epoch1 = (Map<?, ?>) Json.parse(Files.readAllLines(run.resolve("metrics.jsonl")).getLast());
+        Cli.Outcome plain = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--split", "val",
+                "--out", tmp.resolve("plain"), "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, plain.exitCode(), plain.all());
+        Map<?, ?> pm = (Map<?, ?>) Json.parse(Files.readString(tmp.resolve("plain").resolve("metrics.json")));
+        for (String name : List.of("attn", "resnet")) {
+            Map<?, ?> o = (Map<?, ?>) ((Map<?, ?>) pm.get("members")).get(name);
+            for (String k : List.of("gender_accuracy", "age_bucket_accuracy", "aabd"))
+                assertEquals(((Number) o.get(k)).doubleValue(), ((Number) epoch1.get("val_" + name + "_" + k)).doubleValue(), 1e-9, name + " " + k);
+        }
+        assertEquals(((Number) pm.get("gender_accuracy")).doubleValue(),
+                ((Number) epoch1.get("val_gender_accuracy")).doubleValue(), 1e-9);
+        assertEquals(1350, javax.imageio.ImageIO.read(run.resolve("report").resolve("curves.png").toFile()).getWidth(), "a third panel: the members");
         Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--split", "val",
                 "--mirror", "--attn-weight", 0.3, "--threads", 2, "--cache-dir", cache));
         assertEquals(0, eval.exitCode(), eval.all());
