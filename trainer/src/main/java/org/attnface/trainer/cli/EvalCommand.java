@@ -111,12 +111,10 @@ public final class EvalCommand implements Callable<Integer> {
         try (Batches b = new Batches(set, d, inf.config().imageSize(), inf.config().buckets())) {
             if (inf.model() instanceof Ensemble e) {
                 // Each member once; the ensemble is their weighted mean (RQ4: does it beat both on the same images?).
-                var pa = Trainer.probabilities(e.attn, b, idx, batch, mirror);
-                var pr = Trainer.probabilities(e.resnet, b, idx, batch, mirror);
-                ev = Trainer.evaluation(Trainer.Probabilities.mix(pa, pr, attnWeight), set, idx, inf.config());
-                members.put("attn", Trainer.evaluation(pa, set, idx, inf.config()));
-                members.put("resnet", Trainer.evaluation(pr, set, idx, inf.config()));
-                sweep = weightSweep(pa, pr, set, idx, inf.config());
+                var m = Trainer.Members.of(e, b, idx, batch, mirror);
+                ev = Trainer.evaluation(m.mix(attnWeight), set, idx, inf.config());
+                members.putAll(m.evaluations(set, idx, inf.config()));
+                sweep = weightSweep(m, set, idx, inf.config());
             } else {
                 ev = Trainer.evaluate(inf.model(), b, idx, inf.config(), batch, mirror);
             }
@@ -148,11 +146,11 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     /** The ensemble's metrics for attn weights 0, 0.1, ..., 1: pick --attn-weight from this table on the validation split. */
-    private static String weightSweep(Trainer.Probabilities pa, Trainer.Probabilities pr, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc) {
+    private static String weightSweep(Trainer.Members m, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc) {
         StringBuilder b = new StringBuilder("\n## Ensemble attn weight (choose it on `--split val`, then report `--split test` with it)\n\n"
                 + "| attn weight | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
         for (int i = 0; i <= 10; i++) {
-            Evaluation.Summary s = Trainer.evaluation(Trainer.Probabilities.mix(pa, pr, i / 10f), set, idx, mc).overall();
+            Evaluation.Summary s = Trainer.evaluation(m.mix(i / 10f), set, idx, mc).overall();
             b.append(String.format(Locale.ROOT, "| %.1f | %.2f%% | %.2f%% | %.3f |%n",
                     i / 10f, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
         }

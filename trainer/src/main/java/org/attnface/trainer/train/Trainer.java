@@ -256,10 +256,9 @@ public final class Trainer {
      */
     private Evaluation validate(int[] idx, ModelConfig mc, int batch, Map<String, Evaluation.Summary> members) {
         if (!(model instanceof Ensemble e)) return evaluate(model, batches, idx, mc, batch);
-        Probabilities pa = probabilities(e.attn, batches, idx, batch, false), pr = probabilities(e.resnet, batches, idx, batch, false);
-        members.put("attn", evaluation(pa, batches.set(), idx, mc).overall());
-        members.put("resnet", evaluation(pr, batches.set(), idx, mc).overall());
-        return evaluation(Probabilities.mix(pa, pr, e.attnWeight()), batches.set(), idx, mc);
+        Members m = Members.of(e, batches, idx, batch, false);
+        m.evaluations(batches.set(), idx, mc).forEach((name, ev) -> members.put(name, ev.overall()));
+        return evaluation(m.mix(e.attnWeight()), batches.set(), idx, mc);
     }
 
     /** {@link AttnCnn#insideFraction} of the attn network (alone or in the ensemble) on these images; NaN when it has no attention. */
@@ -373,6 +372,24 @@ public final class Trainer {
             float[] out = new float[a.length];
             for (int i = 0; i < a.length; i++) out[i] = a[i] * w + b[i] * (1 - w);
             return out;
+        }
+    }
+
+    /** An ensemble's two members' probabilities on the same images, each network run once (train's validation, eval). */
+    public record Members(Probabilities attn, Probabilities resnet) {
+        public static Members of(Ensemble e, Batches batches, int[] indices, int batchSize, boolean mirrored) {
+            return new Members(probabilities(e.attn, batches, indices, batchSize, mirrored), probabilities(e.resnet, batches, indices, batchSize, mirrored));
+        }
+
+        /** The ensemble's probabilities with attn weight w. */
+        public Probabilities mix(float w) { return Probabilities.mix(attn, resnet, w); }
+
+        /** Each member's metrics: "attn", then "resnet". */
+        public Map<String, Evaluation> evaluations(FaceSet set, int[] indices, ModelConfig mc) {
+            Map<String, Evaluation> m = new LinkedHashMap<>();
+            m.put("attn", evaluation(attn, set, indices, mc));
+            m.put("resnet", evaluation(resnet, set, indices, mc));
+            return m;
         }
     }
 
