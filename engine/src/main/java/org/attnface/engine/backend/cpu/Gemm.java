@@ -69,8 +69,8 @@ public final class Gemm {
                 packB(transB, kc, nc, b, bOff, ldb, pc, jc, bPack);
                 for (int ic = 0; ic < m; ic += MC) {
                     int mc = Math.min(MC, m - ic);
-                    packA(transA, mc, kc, a, aOff, lda, ic, pc, aPack);
-                    macroKernel(mc, nc, kc, alpha, first, aPack, bPack, 0, tile, c, cOff + ic * ldc + jc, ldc);
+                    packA(transA, mc, kc, alpha, a, aOff, lda, ic, pc, aPack);
+                    macroKernel(mc, nc, kc, first, aPack, bPack, 0, tile, c, cOff + ic * ldc + jc, ldc);
                 }
             }
         }
@@ -149,8 +149,8 @@ public final class Gemm {
             boolean first = overwrite && pc == 0;
             for (int ic = 0; ic < m; ic += MC) {
                 int mc = Math.min(MC, m - ic);
-                packA(transA, mc, kc, a, aOff, lda, ic, pc, ws.aPack);
-                macroKernel(mc, n, kc, alpha, first, ws.aPack, bPacked, bPackedOff + pc * nPad, ws.tile, c, cOff + ic * ldc, ldc);
+                packA(transA, mc, kc, alpha, a, aOff, lda, ic, pc, ws.aPack);
+                macroKernel(mc, n, kc, first, ws.aPack, bPacked, bPackedOff + pc * nPad, ws.tile, c, cOff + ic * ldc, ldc);
             }
         }
     }
@@ -165,7 +165,7 @@ public final class Gemm {
         }
     }
 
-    private static void macroKernel(int mc, int nc, int kc, float alpha, boolean overwrite,
+    private static void macroKernel(int mc, int nc, int kc, boolean overwrite,
                                     float[] aPack, float[] bPack, int bPackOff, float[] tile, float[] c, int cOff, int ldc) {
         for (int jr = 0; jr < nc; jr += NR) {
             int nr = Math.min(NR, nc - jr);
@@ -175,10 +175,10 @@ public final class Gemm {
                 int ao = ir * kc;
                 int co = cOff + ir * ldc + jr;
                 if (mr == MR && nr == NR) {
-                    GemmKernel.kernel(kc, alpha, overwrite, aPack, ao, bPack, bo, c, co, ldc);
+                    GemmKernel.kernel(kc, overwrite, aPack, ao, bPack, bo, c, co, ldc);
                 } else {
                     // Edge tile: compute the full padded tile into the staging tile, copy the valid part.
-                    GemmKernel.kernel(kc, alpha, true, aPack, ao, bPack, bo, tile, 0, NR);
+                    GemmKernel.kernel(kc, true, aPack, ao, bPack, bo, tile, 0, NR);
                     for (int i = 0; i < mr; i++) {
                         int ci = co + i * ldc, ti = i * NR;
                         if (overwrite) System.arraycopy(tile, ti, c, ci, nr);
@@ -190,22 +190,23 @@ public final class Gemm {
     }
 
     /**
-     * Packs op(A)[ic..ic+mc, pc..pc+kc] into MR-tall slivers: sliver s holds
-     * pack[s*MR*kc + p*MR + i] = op(A)[ic + s*MR + i][pc + p], rows past mc zero.
+     * Packs alpha * op(A)[ic..ic+mc, pc..pc+kc] into MR-tall slivers: sliver s holds
+     * pack[s*MR*kc + p*MR + i] = alpha * op(A)[ic + s*MR + i][pc + p], rows past mc zero.
+     * (alpha is applied here, once per element of A, rather than in the microkernel.)
      */
-    static void packA(boolean transA, int mc, int kc, float[] a, int aOff, int lda, int ic, int pc, float[] pack) {
+    static void packA(boolean transA, int mc, int kc, float alpha, float[] a, int aOff, int lda, int ic, int pc, float[] pack) {
         for (int ir = 0; ir < mc; ir += MR) {
             int mr = Math.min(MR, mc - ir);
             int dst = ir * kc;
             if (transA) {
                 // op(A)[i][p] = a[p*lda + i]: MR consecutive floats per p.
                 int src = aOff + pc * lda + ic + ir;
-                if (mr == MR) {
+                if (mr == MR && alpha == 1f) {
                     for (int p = 0; p < kc; p++, src += lda, dst += MR)
                         System.arraycopy(a, src, pack, dst, MR);
                 } else {
                     for (int p = 0; p < kc; p++, src += lda, dst += MR) {
-                        for (int i = 0; i < mr; i++) pack[dst + i] = a[src + i];
+                        for (int i = 0; i < mr; i++) pack[dst + i] = alpha * a[src + i];
                         for (int i = mr; i < MR; i++) pack[dst + i] = 0f;
                     }
                 }
@@ -213,7 +214,8 @@ public final class Gemm {
                 // op(A)[i][p] = a[i*lda + p]: read each row contiguously, write with stride MR.
                 for (int i = 0; i < mr; i++) {
                     int src = aOff + (ic + ir + i) * lda + pc;
-                    for (int p = 0; p < kc; p++) pack[dst + p * MR + i] = a[src + p];
+                    if (alpha == 1f) for (int p = 0; p < kc; p++) pack[dst + p * MR + i] = a[src + p];
+                    else for (int p = 0; p < kc; p++) pack[dst + p * MR + i] = alpha * a[src + p];
                 }
                 for (int i = mr; i < MR; i++)
                     for (int p = 0; p < kc; p++) pack[dst + p * MR + i] = 0f;
