@@ -21,6 +21,8 @@ import jdk.incubator.vector.FloatVector;
  * GEMM result straight into the output. With fewer images than threads (batch 1 at predict or
  * explain time) the images run one by one with the GEMM itself split across the team.
  *
+ * <p>Unpadded 3x3 convolutions with few channels (the Attn-CNN's) go to {@link DirectConv} instead.
+ *
  * <p>Determinism: the backward filter pass keeps one partial sum per chunk and adds them in
  * chunk order, so results are bit-identical for a given thread count.
  */
@@ -331,6 +333,10 @@ final class Conv {
     private static int ceilDiv(int a, int b) { return Math.floorDiv(a + b - 1, b); }
 
     static void forward(CpuBackend be, ConvShape g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
+        if (DirectConv.applies(g, be.threads())) {
+            DirectConv.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
+            return;
+        }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         if (g.n() < be.threads()) {
             float[] col = be.scratch(0, crs * pq);
@@ -387,6 +393,10 @@ final class Conv {
     }
 
     static void backwardData(CpuBackend be, ConvShape g, float[] dy, int go, float[] w, int wo, float[] dx, int dxo) {
+        if (DirectConv.applies(g, be.threads())) {
+            DirectConv.backwardData(be, g, dy, go, w, wo, dx, dxo);
+            return;
+        }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         if (g.n() < be.threads()) {
             float[] col = be.scratch(0, crs * pq);
@@ -419,6 +429,10 @@ final class Conv {
     }
 
     static void backwardFilter(CpuBackend be, ConvShape g, float[] x, int xo, float[] dy, int go, float[] dw, int dwo) {
+        if (DirectConv.applies(g, be.threads())) {
+            DirectConv.backwardFilter(be, g, x, xo, dy, go, dw, dwo);
+            return;
+        }
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         int kcrs = k * crs;
         if (g.n() < be.threads()) {

@@ -12,7 +12,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Convolution forward, backward-data and backward-filter (im2col + packed GEMM, grouped images,
- * split across 2 threads) against a float64 direct convolution.
+ * split across 2 threads; and DirectConv's 3x3 kernels) against a float64 direct convolution.
  *
  * <p>Tolerance: every output is a float32 sum of K products (K = C*R*S forward, K*R*S/stride^2 at
  * most for backward data, N*P*Q for backward filter) plus the per-chunk partial sums, so the
@@ -50,6 +50,13 @@ class ConvTest {
             {2, 3, 7, 6, 4, 5, 5, 1, 2},      // 5x5 "same" padding: flat im2col path with 2 padded columns
             {2, 5, 3, 4, 6, 1, 1, 1, 0},      // 1x1 stride 1
             {2, 3, 6, 7, 4, 3, 1, 1, 0},      // 3x1 kernel: q == w without padding
+            // DirectConv (3x3, stride 1, no padding, q >= 2 vectors): channel remainders of both tile sizes,
+            // row lengths with a shifted last strip and a masked filter-gradient tail, one image per thread
+            {2, 3, 20, 21, 10, 3, 3, 1, 0},
+            {3, 10, 7, 34, 3, 3, 3, 1, 0},
+            {4, 8, 9, 18, 8, 3, 3, 1, 0},
+            {2, 1, 5, 40, 13, 3, 3, 1, 0},
+            {5, 13, 4, 19, 1, 3, 3, 1, 0},
     };
 
     @Test void forwardMatchesDirectConvolution() {
