@@ -462,11 +462,15 @@ final class Conv {
                 }
             }
         });
-        // Sum the per-chunk partials in chunk order: the same order every run.
-        System.arraycopy(be.partial(0, kcrs), 0, dw, dwo, kcrs);
+        sumPartials(be, used, kcrs, dw, dwo);
+    }
+
+    /** dw = the first {@code used} chunks' partial sums (size each), added in chunk order: the same order every run. */
+    static void sumPartials(CpuBackend be, int used, int size, float[] dw, int dwo) {
+        System.arraycopy(be.partial(0, size), 0, dw, dwo, size);
         for (int c = 1; c < used; c++) {
-            float[] acc = be.partial(c, kcrs);
-            for (int j = 0; j < kcrs; j++) dw[dwo + j] += acc[j];
+            float[] acc = be.partial(c, size);
+            for (int j = 0; j < size; j++) dw[dwo + j] += acc[j];
         }
     }
 }

@@ -59,15 +59,21 @@ final class DirectConv {
         if (bias != null) System.arraycopy(bias, bo, bp, 0, k);
         int chw = c * g.h() * g.w(), kpq = k * g.p() * g.q();
         be.team().range(g.n(), 1, (lo, hi, chunk) -> {
-            for (int i = lo; i < hi; i++) forwardImage(g.c(), g.h(), g.w(), k, x, xo + i * chw, wp, bp, y, yo + i * kpq);
+            int[] off = tapOffsets(c, g.h(), g.w());
+            for (int i = lo; i < hi; i++) forwardImage(off, g.h(), g.w(), k, x, xo + i * chw, wp, bp, y, yo + i * kpq);
         });
     }
 
-    /** One image: x [c][h][w] -> y [k][h-2][w-2], with wp and bp packed as {@link #forward} does. */
-    static void forwardImage(int c, int h, int w, int k, float[] x, int xo, float[] wp, float[] bp, float[] y, int yo) {
-        int p = h - 2, q = w - 2, crs = c * 9;
-        int[] off = new int[crs];
+    /** off[(ci*3 + r)*3 + s] = where tap (ci, r, s) of output pixel (0, 0) reads in a [c][h][w] image. */
+    static int[] tapOffsets(int c, int h, int w) {
+        int[] off = new int[c * 9];
         for (int ci = 0, t = 0; ci < c; ci++) for (int r = 0; r < 3; r++) for (int s = 0; s < 3; s++) off[t++] = (ci * h + r) * w + s;
+        return off;
+    }
+
+    /** One image: x [c][h][w] (off = tapOffsets(c, h, w)) -> y [k][h-2][w-2], with wp and bp packed as {@link #forward} does. */
+    static void forwardImage(int[] off, int h, int w, int k, float[] x, int xo, float[] wp, float[] bp, float[] y, int yo) {
+        int p = h - 2, q = w - 2, crs = off.length;
         for (int oh = 0; oh < p; oh++)
             for (int ow = 0; ; ow += 2 * V) {
                 int at = Math.min(ow, q - 2 * V); // the last strip overlaps the one before: same values written twice
@@ -143,13 +149,14 @@ final class DirectConv {
         int kpq = k * p * q, chw = c * h * wd;
         be.team().range(g.n(), 1, (lo, hi, chunk) -> {
             float[] pad = be.scratch(chunk, k * ph * pw);
+            int[] off = tapOffsets(k, ph, pw);
             Arrays.fill(pad, 0, k * ph * pw, 0f); // the border stays zero: only the interior is rewritten per image
             for (int i = lo; i < hi; i++) {
                 int src = go + i * kpq;
                 for (int kk = 0; kk < k; kk++)
                     for (int oh = 0; oh < p; oh++)
                         System.arraycopy(dy, src + (kk * p + oh) * q, pad, (kk * ph + oh + 2) * pw + 2, q);
-                forwardImage(k, ph, pw, c, pad, 0, wp, zero, dx, dxo + i * chw);
+                forwardImage(off, ph, pw, c, pad, 0, wp, zero, dx, dxo + i * chw);
             }
         });
     }
@@ -169,11 +176,7 @@ final class DirectConv {
                             filterTile(p, q, w, x, xo + i * chw + (ci * h + r) * w, dy, go + i * kpq, k0, Math.min(FB, k - k0),
                                     acc, (k0 * c + ci) * 9 + r * 3, c * 9, lanes);
         });
-        System.arraycopy(be.partial(0, kcrs), 0, dw, dwo, kcrs);
-        for (int ch = 1; ch < used; ch++) {
-            float[] acc = be.partial(ch, kcrs);
-            for (int j = 0; j < kcrs; j++) dw[dwo + j] += acc[j];
-        }
+        Conv.sumPartials(be, used, kcrs, dw, dwo);
     }
 
     /**
