@@ -46,7 +46,7 @@ class MultiTaskHeads(nn.Module):
 class AttnCNN(MultiTaskHeads):
     """Deep-Emotion-style CNN with spatial-transformer attention (unpadded 3x3 convs)."""
 
-    def __init__(self, image_size=64, buckets=8, attention=True, dropout=0.5, **heads):
+    def __init__(self, image_size=64, buckets=8, attention=True, dropout=0.5, width=10, **heads):
         super().__init__()
         self.attention = attention
         # localisation: conv 3->8, maxpool 2, relu, conv 8->10, maxpool 2, relu
@@ -59,14 +59,15 @@ class AttnCNN(MultiTaskHeads):
         nn.init.zeros_(self.fc_loc[2].weight)
         with torch.no_grad():
             self.fc_loc[2].bias.copy_(torch.tensor([1, 0, 0, 0, 1, 0], dtype=torch.float))
-        self.conv1 = nn.Conv2d(3, 10, 3)
-        self.conv2 = nn.Conv2d(10, 10, 3)
-        self.conv3 = nn.Conv2d(10, 10, 3)
-        self.conv4 = nn.Conv2d(10, 10, 3)
-        self.bn = nn.BatchNorm2d(10)
+        # trunk: width 10 in MODELS.md (attnface's --attn-width)
+        self.conv1 = nn.Conv2d(3, width, 3)
+        self.conv2 = nn.Conv2d(width, width, 3)
+        self.conv3 = nn.Conv2d(width, width, 3)
+        self.conv4 = nn.Conv2d(width, width, 3)
+        self.bn = nn.BatchNorm2d(width)
         self.dropout = nn.Dropout(dropout)
         trunk = _flatten_size(image_size, ["conv", "conv", "pool", "conv", "conv", "pool"])
-        self.fc = nn.Linear(10 * trunk * trunk, 50)
+        self.fc = nn.Linear(width * trunk * trunk, 50)
         self.add_heads(50, buckets, **heads)
 
     def theta(self, x):
@@ -154,9 +155,9 @@ def multitask_loss(outputs, gender, age, weights=(1.0, 1.0, 0.5)):
 class Ensemble(nn.Module):
     """Both networks on the same input; the loss is the sum of theirs, predictions average probabilities."""
 
-    def __init__(self, image_size=64, buckets=8, depth=18, width=64):
+    def __init__(self, image_size=64, buckets=8, depth=18, width=64, attn_width=10):
         super().__init__()
-        self.attn = AttnCNN(image_size, buckets)
+        self.attn = AttnCNN(image_size, buckets, width=attn_width)
         self.resnet = ResNetMultiTask(image_size, buckets, depth, width)
 
     def forward(self, x):
@@ -178,14 +179,15 @@ def predict(model, outputs):
     return F.softmax(g, dim=1), F.softmax(a, dim=1)
 
 
-def create(arch, image_size=64, buckets=8, depth=18, width=64):
-    """depth and width shape the ResNet of "resnet" and "ensemble" (attnface's --resnet-depth/--resnet-width)."""
+def create(arch, image_size=64, buckets=8, depth=18, width=64, attn_width=10):
+    """depth and width shape the ResNet of "resnet" and "ensemble" (attnface's --resnet-depth/--resnet-width),
+    attn_width the attn trunk of "attn" and "ensemble" (--attn-width)."""
     if arch == "attn":
-        return AttnCNN(image_size, buckets)
+        return AttnCNN(image_size, buckets, width=attn_width)
     if arch == "resnet":
         return ResNetMultiTask(image_size, buckets, depth, width)
     if arch == "ensemble":
-        return Ensemble(image_size, buckets, depth, width)
+        return Ensemble(image_size, buckets, depth, width, attn_width)
     raise ValueError(f"unknown model '{arch}' (attn, resnet or ensemble)")
 
 

@@ -56,6 +56,7 @@ def parse_args(argv=None):
     p.add_argument("--image-size", type=int, default=None)
     p.add_argument("--resnet-depth", type=int, default=None, help="10, 18 or 34 (default: the run's, else 18)")
     p.add_argument("--resnet-width", type=int, default=None, help="first-stage channels (default: the run's, else 64)")
+    p.add_argument("--attn-width", type=int, default=None, help="attn trunk channels (default: the run's, else 10)")
     p.add_argument("--stored-size", type=int, default=None, help="decoded size before the crop (default image size * 9/8)")
     p.add_argument("--age-buckets", default=None, help="lower bounds, e.g. 0,10,20,30,40,50,60,70")
     p.add_argument("--threads", type=int, default=2)
@@ -71,7 +72,7 @@ def parse_args(argv=None):
 DEFAULTS = {
     "model": "ensemble", "epochs": 15, "batch": 64, "lr": 0.01, "attnLr": 0.0, "momentum": 0.9, "weightDecay": 5e-4,
     "optimizer": "sgd", "schedule": "cosine", "warmupSteps": -1, "genderWeight": 1.0, "ageWeight": 1.0,
-    "distanceWeight": 0.5, "imageSize": 64, "resnetDepth": 18, "resnetWidth": 64, "storedSize": None, "ageBuckets": "0,10,20,30,40,50,60,70", "seed": 1,
+    "distanceWeight": 0.5, "imageSize": 64, "resnetDepth": 18, "resnetWidth": 64, "attnWidth": 10, "storedSize": None, "ageBuckets": "0,10,20,30,40,50,60,70", "seed": 1,
 }
 
 # the keys of the Java trainer's config.json (TrainConfig.toMap) for each setting
@@ -79,7 +80,7 @@ ALIASES = {
     "model": ["arch"], "epochs": ["epochs"], "batch": ["batch"], "lr": ["lr"], "attnLr": ["attn_lr"], "momentum": ["momentum"],
     "weightDecay": ["weight_decay"], "optimizer": ["optimizer"], "warmupSteps": ["warmup_steps"],
     "genderWeight": ["loss_gender"], "ageWeight": ["loss_age"], "distanceWeight": ["loss_distance"],
-    "imageSize": ["image_size"], "resnetDepth": ["resnet_depth"], "resnetWidth": ["resnet_width"], "storedSize": ["cache_size"], "ageBuckets": ["buckets"], "seed": ["seed"],
+    "imageSize": ["image_size"], "resnetDepth": ["resnet_depth"], "resnetWidth": ["resnet_width"], "attnWidth": ["attn_width"], "storedSize": ["cache_size"], "ageBuckets": ["buckets"], "seed": ["seed"],
 }
 
 
@@ -112,7 +113,7 @@ def resolve_config(args):
            "weightDecay": args.weight_decay, "optimizer": args.optimizer, "schedule": args.schedule,
            "warmupSteps": args.warmup_steps,
            "distanceWeight": args.distance_weight, "imageSize": args.image_size,
-           "resnetDepth": args.resnet_depth, "resnetWidth": args.resnet_width, "storedSize": args.stored_size,
+           "resnetDepth": args.resnet_depth, "resnetWidth": args.resnet_width, "attnWidth": args.attn_width, "storedSize": args.stored_size,
            "ageBuckets": args.age_buckets, "seed": args.seed}
     for k, v in cli.items():
         if v is not None:
@@ -296,7 +297,7 @@ def main(argv=None):
                       torch.tensor([labels[i][1] for i in keep]),
                       torch.tensor([bucket_of(a, bounds) for a in ages.tolist()]), ages)
         print(f"{part}: {len(ns)} images")
-    model = models.create(cfg["model"], cfg["imageSize"], len(bounds), int(cfg["resnetDepth"]), int(cfg["resnetWidth"]))
+    model = models.create(cfg["model"], cfg["imageSize"], len(bounds), int(cfg["resnetDepth"]), int(cfg["resnetWidth"]), int(cfg["attnWidth"]))
     # attn_lr (ensemble only): the attn member's own peak rate, as a parameter group with the same schedule
     attn_lr = float(cfg["attnLr"] or 0)
     if attn_lr > 0:

@@ -16,12 +16,13 @@ import org.attnface.engine.io.Json;
  * @param buckets       the age-bucket scheme (number of age classes)
  * @param resnetDepth   10, 18 or 34 (BasicBlock ResNets)
  * @param resnetWidth   channels of the ResNet's first stage (64 in torchvision; stages double it)
+ * @param attnWidth     channels of the attn network's four trunk convolutions (10 in MODELS.md)
  * @param attention     attn only: false skips the spatial transformer, the trunk sees the raw image (RQ1)
  * @param feedGender    the age head sees the gender probabilities besides the features (RQ3)
  * @param detachGender  the gender probabilities fed to the age head carry no gradient back
  * @param dropout       attn only: dropout before the trunk's linear layer (0.5 in MODELS.md)
  */
-public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth,
+public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth, int attnWidth,
                           boolean attention, boolean feedGender, boolean detachGender, float dropout) {
 
     public static final List<String> ARCHS = List.of("attn", "resnet", "ensemble");
@@ -33,7 +34,10 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
     public static final int MIN_IMAGE_SIZE = 24;
 
     /** Largest input side and ResNet width accepted: 16x the reference, so a corrupt checkpoint cannot ask for a terabyte network. */
-    public static final int MAX_IMAGE_SIZE = 1024, MAX_RESNET_WIDTH = 1024;
+    public static final int MAX_IMAGE_SIZE = 1024, MAX_RESNET_WIDTH = 1024, MAX_ATTN_WIDTH = 1024;
+
+    /** MODELS.md's attn trunk: 10 channels (and what checkpoints written before attnWidth existed hold). */
+    public static final int ATTN_WIDTH = 10;
 
     public ModelConfig {
         if (arch == null || !ARCHS.contains(arch))
@@ -47,17 +51,19 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
             throw new IllegalArgumentException("ResNet depth " + resnetDepth + " is not supported: choose 10, 18 or 34");
         if (resnetWidth < 1 || resnetWidth > MAX_RESNET_WIDTH)
             throw new IllegalArgumentException("ResNet width must be in [1, " + MAX_RESNET_WIDTH + "], got " + resnetWidth);
+        if (attnWidth < 1 || attnWidth > MAX_ATTN_WIDTH)
+            throw new IllegalArgumentException("attn width must be in [1, " + MAX_ATTN_WIDTH + "], got " + attnWidth);
         if (!(dropout >= 0f && dropout < 1f)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + dropout);
     }
 
-    /** MODELS.md's reference configuration: decades to 70+, ResNet-18 of width 64, attention on, gender fed (not detached), dropout 0.5. */
+    /** MODELS.md's reference configuration: decades to 70+, ResNet-18 of width 64, attn trunk of 10 channels, attention on, gender fed (not detached), dropout 0.5. */
     public static ModelConfig defaults(String arch, int imageSize) {
-        return new ModelConfig(arch, imageSize, AgeBuckets.decades(), 18, 64, true, true, false, 0.5f);
+        return new ModelConfig(arch, imageSize, AgeBuckets.decades(), 18, 64, ATTN_WIDTH, true, true, false, 0.5f);
     }
 
     /** The same configuration for another architecture (the ensemble builds its two networks with it). */
     public ModelConfig withArch(String a) {
-        return new ModelConfig(a, imageSize, buckets, resnetDepth, resnetWidth, attention, feedGender, detachGender, dropout);
+        return new ModelConfig(a, imageSize, buckets, resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, dropout);
     }
 
     /** String metadata for a safetensors header; keys start with "model.". */
@@ -68,6 +74,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         m.put("model.age_buckets", buckets.spec());
         m.put("model.resnet_depth", Integer.toString(resnetDepth));
         m.put("model.resnet_width", Integer.toString(resnetWidth));
+        m.put("model.attn_width", Integer.toString(attnWidth));
         m.put("model.attention", Boolean.toString(attention));
         m.put("model.feed_gender", Boolean.toString(feedGender));
         m.put("model.detach_gender", Boolean.toString(detachGender));
@@ -75,7 +82,11 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         return m;
     }
 
-    /** The inverse of {@link #toMetadata()}; other keys are ignored, a missing or malformed one is an error naming it. */
+    /**
+     * The inverse of {@link #toMetadata()}; other keys are ignored, a missing or malformed one is
+     * an error naming it, except model.attn_width, absent in checkpoints written before it existed
+     * (MODELS.md's 10).
+     */
     public static ModelConfig fromMetadata(Map<String, String> m) {
         return new ModelConfig(
                 get(m, "model.arch"),
@@ -83,6 +94,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
                 AgeBuckets.parse(get(m, "model.age_buckets")),
                 intOf(m, "model.resnet_depth"),
                 intOf(m, "model.resnet_width"),
+                m.containsKey("model.attn_width") ? intOf(m, "model.attn_width") : ATTN_WIDTH,
                 boolOf(m, "model.attention"),
                 boolOf(m, "model.feed_gender"),
                 boolOf(m, "model.detach_gender"),
@@ -108,6 +120,8 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
             throw new IllegalArgumentException("checkpoint is a ResNet-" + resnetDepth + " but ResNet-" + asked.resnetDepth + " was asked");
         if (hasResnet && resnetWidth != asked.resnetWidth)
             throw new IllegalArgumentException("checkpoint has ResNet width " + resnetWidth + " but width " + asked.resnetWidth + " was asked");
+        if (hasAttn && attnWidth != asked.attnWidth)
+            throw new IllegalArgumentException("checkpoint has attn width " + attnWidth + " but width " + asked.attnWidth + " was asked");
         if (hasAttn && attention != asked.attention)
             throw new IllegalArgumentException("checkpoint was trained with attention " + (attention ? "on" : "off")
                     + " but attention " + (asked.attention ? "on" : "off") + " was asked");

@@ -54,9 +54,23 @@ class ModelShapesTest {
     @Test
     void flattenSizesFollowTheImageSize() {
         assertEquals(1960, AttnCnn.localizationFlatten(64));
-        assertEquals(1690, AttnCnn.trunkFlatten(64));
+        assertEquals(1690, AttnCnn.trunkFlatten(64, 10));
         assertEquals(9000, AttnCnn.localizationFlatten(128));
-        assertEquals(8410, AttnCnn.trunkFlatten(128));
+        assertEquals(8410, AttnCnn.trunkFlatten(128, 10));
+        assertEquals(13456, AttnCnn.trunkFlatten(128, 16));
+    }
+
+    @Test
+    void attnWidthWidensOnlyTheTrunk() {
+        // Width 16 at 64x64, by hand: conv1 3*9*16+16 = 448, conv2..4 3 * (16*9*16+16) = 6,960, bn 32,
+        // fc 16*13*13*50+50 = 135,250; localisation (63,904) and heads (102 + 424) as at width 10.
+        ModelConfig wide = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f);
+        assertEquals(448 + 6_960 + 32 + 135_250 + 63_904 + 102 + 424, Models.create(wide, Device.CPU, 1).parameterCount());
+        try (TensorScope s = TensorScope.open()) {
+            Prediction p = Models.create(wide, Device.CPU, 1).predict(Fixtures.images(5, 2, 64));
+            assertArrayEquals(new int[] {2, 2}, p.genderProbs().shape());
+            assertArrayEquals(new int[] {2, 8}, p.ageProbs().shape());
+        }
     }
 
     @Test
@@ -67,16 +81,16 @@ class ModelShapesTest {
         assertEquals(11_181_658, resnet);
         assertEquals(attn + resnet, Models.create(Fixtures.config("ensemble", 64), Device.CPU, 1).parameterCount());
         // RQ1: without attention the localisation network (224 + 730 + 62,752 + 198) is gone.
-        ModelConfig noAttention = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, false, true, false, 0.5f);
+        ModelConfig noAttention = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 10, false, true, false, 0.5f);
         assertEquals(152_010 - 63_904, Models.create(noAttention, Device.CPU, 1).parameterCount());
         // RQ3 off: the age head reads 50 features instead of 52: 16 weights fewer.
-        ModelConfig noFeed = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, true, false, false, 0.5f);
+        ModelConfig noFeed = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 10, true, false, false, 0.5f);
         assertEquals(152_010 - 16, Models.create(noFeed, Device.CPU, 1).parameterCount());
         // torchvision resnet34 without fc: 21,284,672 (PyTorch's count). ResNet-10 by hand: stem 9,408 + 128,
         // stages 73,984 + 230,144 + 919,040 + 3,673,088 (each: two 3x3 convs, two BNs, projection from stage 2) = 4,905,792.
-        ModelConfig r34 = new ModelConfig("resnet", 64, AgeBuckets.decades(), 34, 64, true, true, false, 0f);
+        ModelConfig r34 = new ModelConfig("resnet", 64, AgeBuckets.decades(), 34, 64, 10, true, true, false, 0f);
         assertEquals(21_284_672 + 1026 + 4120, Models.create(r34, Device.CPU, 1).parameterCount());
-        ModelConfig r10 = new ModelConfig("resnet", 64, AgeBuckets.decades(), 10, 64, true, true, false, 0f);
+        ModelConfig r10 = new ModelConfig("resnet", 64, AgeBuckets.decades(), 10, 64, 10, true, true, false, 0f);
         assertEquals(4_905_792 + 1026 + 4120, Models.create(r10, Device.CPU, 1).parameterCount());
     }
 
@@ -102,7 +116,7 @@ class ModelShapesTest {
     void resnetDepthsAndWidths() {
         assertArrayEquals(new int[] {3, 4, 6, 3}, ResNet.blocksPerStage(34));
         assertThrows(IllegalArgumentException.class, () -> ResNet.blocksPerStage(50));
-        ModelConfig narrow = new ModelConfig("resnet", 64, AgeBuckets.decades(), 10, 16, true, true, false, 0f);
+        ModelConfig narrow = new ModelConfig("resnet", 64, AgeBuckets.decades(), 10, 16, 10, true, true, false, 0f);
         ResNet m = (ResNet) Models.create(narrow, Device.CPU, 1);
         assertEquals(128, m.features());
         try (TensorScope scope = TensorScope.open()) {

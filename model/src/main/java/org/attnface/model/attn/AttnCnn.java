@@ -18,15 +18,17 @@ import org.attnface.model.heads.MultiTaskHeads;
 /**
  * The attentional CNN of MODELS.md (Deep-Emotion lineage): a spatial transformer warps the
  * input image, a small convolutional trunk (unpadded 3x3 convolutions) makes 50 features,
- * and the multi-task heads classify them. 152,010 parameters at 64x64.
+ * and the multi-task heads classify them. 152,010 parameters at 64x64. The trunk has W = 10
+ * channels (MODELS.md); {@link ModelConfig#attnWidth} widens it (16: about twice the attn
+ * network's compute at 128x128; what it buys is in bench/RESULTS.md).
  *
  * <pre>
  * localization: conv 3->8, maxpool 2, relu, conv 8->10, maxpool 2, relu    10 x 14 x 14 at 64
  * fc_loc:       linear 1960->32, relu, linear 32->6 (starts at identity)    theta [n, 2, 3]
  * attention:    affineGrid(theta) + bilinear gridSample of the input, zero padding
- * trunk:        conv1 3->10, relu, conv2 10->10, maxpool 2, relu,
- *               conv3 10->10, relu, conv4 10->10, bn, relu, maxpool 2   (= MODELS.md's bn, maxpool, relu)
- *               dropout, fc 1690->50, relu                                  f [n, 50]
+ * trunk:        conv1 3->W, relu, conv2 W->W, maxpool 2, relu,
+ *               conv3 W->W, relu, conv4 W->W, bn, relu, maxpool 2       (= MODELS.md's bn, maxpool, relu)
+ *               dropout, fc W*13*13->50, relu                               f [n, 50]
  * </pre>
  *
  * Parameter names match bench/reference/models.py's AttnCNN ("localization.0.weight",
@@ -55,13 +57,14 @@ public final class AttnCnn extends MultiTaskNetwork {
             localization = null;
             fcLoc = null;
         }
-        conv1 = child("conv1", new Conv2d(device, 3, 10, 3, 1, 0, true));
-        conv2 = child("conv2", new Conv2d(device, 10, 10, 3, 1, 0, true));
-        conv3 = child("conv3", new Conv2d(device, 10, 10, 3, 1, 0, true));
-        conv4 = child("conv4", new Conv2d(device, 10, 10, 3, 1, 0, true));
-        bn = child("bn", new BatchNorm2d(device, 10));
+        int w = config.attnWidth();
+        conv1 = child("conv1", new Conv2d(device, 3, w, 3, 1, 0, true));
+        conv2 = child("conv2", new Conv2d(device, w, w, 3, 1, 0, true));
+        conv3 = child("conv3", new Conv2d(device, w, w, 3, 1, 0, true));
+        conv4 = child("conv4", new Conv2d(device, w, w, 3, 1, 0, true));
+        bn = child("bn", new BatchNorm2d(device, w));
         dropout = child("dropout", new Dropout(config.dropout()));
-        fc = child("fc", new Linear(device, trunkFlatten(s), FEATURES));
+        fc = child("fc", new Linear(device, trunkFlatten(s, w), FEATURES));
         heads = new MultiTaskHeads(device, FEATURES, config.buckets().count(), config.feedGender(), config.detachGender());
         child("gender_head", heads.gender);
         child("age_head", heads.age);
@@ -73,10 +76,10 @@ public final class AttnCnn extends MultiTaskNetwork {
         return 10 * l * l;
     }
 
-    /** 10 x T x T after conv, conv, pool, conv, conv, pool: 1690 at 64x64, 8410 at 128x128. */
-    public static int trunkFlatten(int imageSize) {
+    /** width x T x T after conv, conv, pool, conv, conv, pool: 1690 at 64x64, 8410 at 128x128 (width 10). */
+    public static int trunkFlatten(int imageSize, int width) {
         int t = ((imageSize - 4) / 2 - 4) / 2;
-        return 10 * t * t;
+        return width * t * t;
     }
 
     /**

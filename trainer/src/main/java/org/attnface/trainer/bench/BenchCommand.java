@@ -56,6 +56,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--resnet-width", defaultValue = "64", description = "channels of that ResNet's first stage (default: ${DEFAULT-VALUE})")
     int resnetWidth;
 
+    @Option(names = "--attn-width", defaultValue = "10", description = "channels of the attn network's trunk convolutions (default: ${DEFAULT-VALUE}, MODELS.md's)")
+    int attnWidth;
+
     @Option(names = "--mode", split = ",", defaultValue = "train,infer", description = "train, infer or both (default: ${DEFAULT-VALUE})")
     List<String> modes;
 
@@ -105,14 +108,15 @@ public final class BenchCommand implements Callable<Integer> {
         String backend = Backends.of(dev).describe();
         out.printf("attnface bench on %s (%s), %s, warm-up %d, %d reps x %d steps%n",
                 backend, machine(dev), precision, warmup, reps, stepsPerRep);
-        out.println("input: one batch of standard-normal images and random labels, reused every step; ResNet-" + resnetDepth + ", width " + resnetWidth);
+        out.println("input: one batch of standard-normal images and random labels, reused every step; ResNet-" + resnetDepth + ", width " + resnetWidth
+                + "; attn trunk width " + attnWidth);
         out.println(header());
         out.flush();
         List<BenchResult> results = new ArrayList<>();
         for (String model : models) {
             for (int size : imageSizes) {
                 ModelConfig d = ModelConfig.defaults(model, size);
-                ModelConfig config = new ModelConfig(model, size, d.buckets(), resnetDepth, resnetWidth, d.attention(), d.feedGender(),
+                ModelConfig config = new ModelConfig(model, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
                         d.detachGender(), d.dropout());
                 double gflop = Throughput.forwardGflopPerImage(config, dev, seed);
                 for (int batch : batches) {
@@ -152,6 +156,8 @@ public final class BenchCommand implements Callable<Integer> {
         if (!ModelConfig.RESNET_DEPTHS.contains(resnetDepth)) throw bad("--resnet-depth must be 10, 18 or 34, got " + resnetDepth);
         if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
             throw bad("--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], got " + resnetWidth);
+        if (attnWidth < 1 || attnWidth > ModelConfig.MAX_ATTN_WIDTH)
+            throw bad("--attn-width must be in [1, " + ModelConfig.MAX_ATTN_WIDTH + "], got " + attnWidth);
         if (warmup < 0) throw bad("--warmup must be >= 0, got " + warmup);
         if (reps < 1) throw bad("--reps must be >= 1, got " + reps);
         if (stepsPerRep < 1) throw bad("--steps-per-rep must be >= 1, got " + stepsPerRep);
@@ -204,6 +210,7 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("java", System.getProperty("java.vm.name") + " " + Runtime.version());
         m.put("resnetDepth", resnetDepth);
         m.put("resnetWidth", resnetWidth);
+        m.put("attnWidth", attnWidth);
         m.put("input", "one batch of standard-normal images and random labels, reused every step");
         List<Object> list = new ArrayList<>();
         for (BenchResult r : results) list.add(r.toJson());

@@ -36,7 +36,7 @@ record Inference(Path checkpoint, AgeGenderModel model, ModelConfig config, Trai
         TrainConfig tc = c.trainConfig();
         if (arch != null || buckets != null) {
             ModelConfig asked = new ModelConfig(arch != null ? arch : mc.arch(), mc.imageSize(),
-                    buckets != null ? AgeBuckets.parse(buckets) : mc.buckets(), mc.resnetDepth(), mc.resnetWidth(), mc.attention(),
+                    buckets != null ? AgeBuckets.parse(buckets) : mc.buckets(), mc.resnetDepth(), mc.resnetWidth(), mc.attnWidth(), mc.attention(),
                     mc.feedGender(), mc.detachGender(), mc.dropout());
             try {
                 mc.checkCompatible(asked);

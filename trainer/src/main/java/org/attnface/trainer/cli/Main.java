@@ -38,6 +38,12 @@ public final class Main implements Runnable {
     }
 
     public static void main(String[] args) {
+        if (ModuleLayer.boot().findModule("jdk.incubator.vector").isEmpty()) {
+            // Without it the CPU backend fails at its first kernel with NoClassDefFoundError, after the data is loaded.
+            System.err.println("attnface: the CPU backend needs Java's Vector API, which is not enabled; run "
+                    + "'java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar attnface.jar ...' or bin/attnface");
+            System.exit(EXIT_NO_DEVICE);
+        }
         System.exit(run(args));
     }
 

@@ -74,6 +74,10 @@ public final class TrainCommand implements Callable<Integer> {
             + "later stages double it (default: ${DEFAULT-VALUE}, torchvision's)")
     int resnetWidth;
 
+    @Option(names = "--attn-width", defaultValue = "10", description = "attn, ensemble: channels of the attn network's four trunk "
+            + "convolutions (default: ${DEFAULT-VALUE}, MODELS.md's; 16 costs the attn network about 2x at 128x128)")
+    int attnWidth;
+
     @Option(names = "--no-attention", description = "attn without the spatial transformer (RQ1)")
     boolean noAttention;
 
@@ -165,9 +169,13 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--resnet-depth must be 10, 18 or 34, not " + resnetDepth);
             if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], not " + resnetWidth);
+            if (model.equals("resnet") && attnWidth != ModelConfig.ATTN_WIDTH)
+                throw new ParameterException(spec.commandLine(), "--attn-width shapes the attn network of --model attn or ensemble; --model resnet has none");
+            if (attnWidth < 1 || attnWidth > ModelConfig.MAX_ATTN_WIDTH)
+                throw new ParameterException(spec.commandLine(), "--attn-width must be in [1, " + ModelConfig.MAX_ATTN_WIDTH + "], not " + attnWidth);
             cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, attnLr == null ? 0f : attnLr, optimizer, momentum, weightDecay,
                     warmupSteps, imageSize, cs,
-                    buckets, resnetDepth, resnetWidth, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
+                    buckets, resnetDepth, resnetWidth, attnWidth, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
                     device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
         }
         profile.start(d);

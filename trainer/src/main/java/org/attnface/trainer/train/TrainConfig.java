@@ -16,11 +16,12 @@ import org.attnface.model.ModelConfig;
  * the run folder and in every checkpoint, and read back on {@code --resume}. {@code attnLr}
  * is the ensemble's attn member's peak rate; 0 means {@code lr} (and is what configs written
  * before it existed load as). {@code resnetDepth} and {@code resnetWidth} shape the ResNet of
- * "resnet" and "ensemble" (18 and 64 in MODELS.md, and for configs written before they existed).
+ * "resnet" and "ensemble" (18 and 64 in MODELS.md, and for configs written before they existed);
+ * {@code attnWidth} the attn trunk of "attn" and "ensemble" (10, likewise).
  */
 public record TrainConfig(
         String data, String arch, int epochs, int batch, float lr, float attnLr, String optimizer, float momentum, float weightDecay,
-        int warmupSteps, int imageSize, int cacheSize, String buckets, int resnetDepth, int resnetWidth, boolean attention, boolean feedGender, boolean detachGender,
+        int warmupSteps, int imageSize, int cacheSize, String buckets, int resnetDepth, int resnetWidth, int attnWidth, boolean attention, boolean feedGender, boolean detachGender,
         float lossGender, float lossAge, float lossDistance, String device, int threads, long seed, int limit,
         int checkpointEvery, int lossEvery, float clipGrad, double trainFraction, double valFraction, String cacheDir,
         long faultInjectStep) {
@@ -28,7 +29,7 @@ public record TrainConfig(
     /** The model this config trains: the arch's defaults with the bucket scheme and switches applied. */
     public ModelConfig modelConfig() {
         ModelConfig d = ModelConfig.defaults(arch, imageSize);
-        return new ModelConfig(d.arch(), d.imageSize(), AgeBuckets.parse(buckets), resnetDepth, resnetWidth,
+        return new ModelConfig(d.arch(), d.imageSize(), AgeBuckets.parse(buckets), resnetDepth, resnetWidth, attnWidth,
                 attention, feedGender, detachGender, d.dropout());
     }
 
@@ -36,13 +37,13 @@ public record TrainConfig(
 
     public TrainConfig withEpochs(int e) {
         return new TrainConfig(data, arch, e, batch, lr, attnLr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
-                resnetDepth, resnetWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, device, threads, seed, limit, checkpointEvery,
+                resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, device, threads, seed, limit, checkpointEvery,
                 lossEvery, clipGrad, trainFraction, valFraction, cacheDir, faultInjectStep);
     }
 
     public TrainConfig withRuntime(String newData, String newDevice, int newThreads, String newCacheDir, long newFaultStep) {
         return new TrainConfig(newData, arch, epochs, batch, lr, attnLr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
-                resnetDepth, resnetWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, newDevice, newThreads, seed, limit, checkpointEvery,
+                resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, newDevice, newThreads, seed, limit, checkpointEvery,
                 lossEvery, clipGrad, trainFraction, valFraction, newCacheDir, newFaultStep);
     }
 
@@ -63,6 +64,7 @@ public record TrainConfig(
         m.put("buckets", buckets);
         m.put("resnet_depth", resnetDepth);
         m.put("resnet_width", resnetWidth);
+        m.put("attn_width", attnWidth);
         m.put("attention", attention);
         m.put("feed_gender", feedGender);
         m.put("detach_gender", detachGender);
@@ -114,6 +116,7 @@ public record TrainConfig(
             // absent in runs made before they existed: MODELS.md's ResNet-18 of width 64
             int resnetDepth = m.containsKey("resnet_depth") ? integer(m, "resnet_depth", 10, 34) : 18;
             int resnetWidth = m.containsKey("resnet_width") ? integer(m, "resnet_width", 1, ModelConfig.MAX_RESNET_WIDTH) : 64;
+            int attnWidth = m.containsKey("attn_width") ? integer(m, "attn_width", 1, ModelConfig.MAX_ATTN_WIDTH) : ModelConfig.ATTN_WIDTH;
             if (!ModelConfig.RESNET_DEPTHS.contains(resnetDepth)) throw bad("resnet_depth", m.get("resnet_depth"), "not 10, 18 or 34");
             double trainFraction = dbl(m, "train_fraction", 0, 1), valFraction = dbl(m, "val_fraction", 0, 1);
             if (trainFraction <= 0 || trainFraction + valFraction > 1)
@@ -122,7 +125,7 @@ public record TrainConfig(
             return new TrainConfig(str(m, "data", true), arch, integer(m, "epochs", 1, MAX_EPOCHS), integer(m, "batch", 1, MAX_BATCH),
                     flt(m, "lr", 0, 1e3), attnLr, optimizer, flt(m, "momentum", 0, 1), flt(m, "weight_decay", 0, 1e3),
                     integer(m, "warmup_steps", -1, Integer.MAX_VALUE), integer(m, "image_size", ModelConfig.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
-                    integer(m, "cache_size", ModelConfig.MIN_IMAGE_SIZE, 2 * MAX_IMAGE_SIZE), buckets, resnetDepth, resnetWidth,
+                    integer(m, "cache_size", ModelConfig.MIN_IMAGE_SIZE, 2 * MAX_IMAGE_SIZE), buckets, resnetDepth, resnetWidth, attnWidth,
                     bool(m, "attention"), bool(m, "feed_gender"), bool(m, "detach_gender"),
                     flt(m, "loss_gender", 0, 1e6), flt(m, "loss_age", 0, 1e6), flt(m, "loss_distance", 0, 1e6), str(m, "device", true),
                     integer(m, "threads", 0, MAX_THREADS), whole(m, "seed", Long.MIN_VALUE, Long.MAX_VALUE), integer(m, "limit", 0, Integer.MAX_VALUE),

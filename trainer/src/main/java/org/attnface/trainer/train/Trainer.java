@@ -156,7 +156,11 @@ public final class Trainer {
         keepMetricLines(state.epochsDone());
         AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
         log.printf(Locale.ROOT, "model %s%s: %,d parameters; %s, lr %.4g%s, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
-                mc.arch(), mc.arch().equals("attn") ? "" : " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + ")",
+                mc.arch(), switch (mc.arch()) {
+                    case "attn" -> " (attn width " + mc.attnWidth() + ")";
+                    case "resnet" -> " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + ")";
+                    default -> " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + "; attn width " + mc.attnWidth() + ")";
+                },
                 model.parameterCount(), cfg.optimizer(), cfg.lr(),
                 cfg.attnLr() > 0 ? String.format(Locale.ROOT, " (attn member %.4g)", cfg.attnLr()) : "", batch, stepsPerEpoch,
                 cfg.epochs(), warmup, device, device == Device.CPU ? Backends.cpuThreads() : 0);

@@ -69,20 +69,21 @@ class CliEndToEndTest {
         assertTrue(single.all().contains("--attn-lr is the ensemble's attn member's rate"), single.all());
     }
 
-    /** --resnet-depth/--resnet-width shape the trained ResNet, travel in config.json and the checkpoint, and eval rebuilds it. */
+    /** --resnet-depth/--resnet-width/--attn-width shape the trained networks, travel in config.json and the checkpoint, and eval rebuilds them. */
     @Test
-    void resnetDepthAndWidthShapeTheNetwork() throws IOException {
+    void resnetDepthAndWidthAndAttnWidthShapeTheNetwork() throws IOException {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 60, 80, 4);
         Path run = tmp.resolve("ens"), cache = tmp.resolve("cache");
-        Cli.Outcome train = trainTinyEnsemble(faces, run, cache, "--resnet-depth", 10, "--resnet-width", 8);
+        Cli.Outcome train = trainTinyEnsemble(faces, run, cache, "--resnet-depth", 10, "--resnet-width", 8, "--attn-width", 6);
         ModelConfig saved = Checkpoint.read(run.resolve("last.safetensors")).modelConfig();
         assertEquals(10, saved.resnetDepth());
         assertEquals(8, saved.resnetWidth());
+        assertEquals(6, saved.attnWidth());
         AgeGenderModel small = Models.create(saved, Device.CPU, 1);
         long params = small.namedParameters().values().stream().mapToLong(Tensor::numel).sum();
-        assertTrue(train.all().contains(String.format(java.util.Locale.ROOT, "model ensemble (ResNet-10, width 8): %,d parameters", params)), train.all());
-        assertTrue(Files.readString(run.resolve("config.json")).contains("\"resnet_depth\":10,\"resnet_width\":8"));
+        assertTrue(train.all().contains(String.format(java.util.Locale.ROOT, "model ensemble (ResNet-10, width 8; attn width 6): %,d parameters", params)), train.all());
+        assertTrue(Files.readString(run.resolve("config.json")).contains("\"resnet_depth\":10,\"resnet_width\":8,\"attn_width\":6"));
         Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--threads", 2, "--cache-dir", cache));
         assertEquals(0, eval.exitCode(), eval.all());
         Cli.Outcome attn = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--resnet-width", 8, "--out", tmp.resolve("x"), "--cache-dir", cache));
@@ -91,6 +92,9 @@ class CliEndToEndTest {
         Cli.Outcome depth = Cli.run(Cli.args("train", "--data", faces, "--model", "resnet", "--resnet-depth", 50, "--out", tmp.resolve("y"), "--cache-dir", cache));
         assertEquals(2, depth.exitCode(), depth.all());
         assertTrue(depth.all().contains("--resnet-depth must be 10, 18 or 34, not 50"), depth.all());
+        Cli.Outcome resnet = Cli.run(Cli.args("train", "--data", faces, "--model", "resnet", "--attn-width", 16, "--out", tmp.resolve("z"), "--cache-dir", cache));
+        assertEquals(2, resnet.exitCode(), resnet.all());
+        assertTrue(resnet.all().contains("--model resnet has none"), resnet.all());
     }
 
     /** One epoch of a 32x32 ensemble on {@code faces}, asserted to succeed; {@code extra} options are appended. */
