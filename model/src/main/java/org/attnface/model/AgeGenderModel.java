@@ -30,7 +30,12 @@ public abstract class AgeGenderModel extends Module {
      * per image: gender 0 or 1, age bucket in [0, B). Runs in whatever mode the model is in
      * (call {@code train()} first for training).
      */
-    public abstract Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, LossWeights w);
+    public final Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, LossWeights w) {
+        return loss(images, genderLabels, ageBucketLabels, null, w);
+    }
+
+    /** {@link #loss} with the auxiliary heads' labels, which {@code w.aux() > 0} needs (null otherwise). */
+    public abstract Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, AuxLabels aux, LossWeights w);
 
     /**
      * Class probabilities. Runs in evaluation mode (batch norm uses running statistics,

@@ -21,9 +21,12 @@ import org.attnface.engine.io.Json;
  * @param feedGender    the age head sees the gender probabilities besides the features (RQ3)
  * @param detachGender  the gender probabilities fed to the age head carry no gradient back
  * @param dropout       attn only: dropout before the trunk's linear layer (0.5 in MODELS.md)
+ * @param auxHeads      two training-only heads on the same features: race (5-way) and age in
+ *                      5-year bins (17-way); they add supervision from labels UTKFace carries
+ *                      and play no part in the predictions ({@link AuxLabels})
  */
 public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth, int attnWidth,
-                          boolean attention, boolean feedGender, boolean detachGender, float dropout) {
+                          boolean attention, boolean feedGender, boolean detachGender, float dropout, boolean auxHeads) {
 
     public static final List<String> ARCHS = List.of("attn", "resnet", "ensemble");
 
@@ -56,6 +59,12 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         if (!(dropout >= 0f && dropout < 1f)) throw new IllegalArgumentException("dropout must be in [0, 1), got " + dropout);
     }
 
+    /** Without the auxiliary heads (the paper's networks). */
+    public ModelConfig(String arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth, int attnWidth,
+                       boolean attention, boolean feedGender, boolean detachGender, float dropout) {
+        this(arch, imageSize, buckets, resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, dropout, false);
+    }
+
     /** MODELS.md's reference configuration: decades to 70+, ResNet-18 of width 64, attn trunk of 10 channels, attention on, gender fed (not detached), dropout 0.5. */
     public static ModelConfig defaults(String arch, int imageSize) {
         return new ModelConfig(arch, imageSize, AgeBuckets.decades(), 18, 64, ATTN_WIDTH, true, true, false, 0.5f);
@@ -63,7 +72,12 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
 
     /** The same configuration for another architecture (the ensemble builds its two networks with it). */
     public ModelConfig withArch(String a) {
-        return new ModelConfig(a, imageSize, buckets, resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, dropout);
+        return new ModelConfig(a, imageSize, buckets, resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, dropout, auxHeads);
+    }
+
+    /** The same configuration with or without the auxiliary heads. */
+    public ModelConfig withAuxHeads(boolean aux) {
+        return new ModelConfig(arch, imageSize, buckets, resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, dropout, aux);
     }
 
     /** String metadata for a safetensors header; keys start with "model.". */
@@ -79,13 +93,14 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         m.put("model.feed_gender", Boolean.toString(feedGender));
         m.put("model.detach_gender", Boolean.toString(detachGender));
         m.put("model.dropout", Float.toString(dropout));
+        m.put("model.aux_heads", Boolean.toString(auxHeads));
         return m;
     }
 
     /**
      * The inverse of {@link #toMetadata()}; other keys are ignored, a missing or malformed one is
-     * an error naming it, except model.attn_width, absent in checkpoints written before it existed
-     * (MODELS.md's 10).
+     * an error naming it, except model.attn_width and model.aux_heads, absent in checkpoints written
+     * before they existed (MODELS.md's 10, and no auxiliary heads).
      */
     public static ModelConfig fromMetadata(Map<String, String> m) {
         return new ModelConfig(
@@ -98,7 +113,8 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
                 boolOf(m, "model.attention"),
                 boolOf(m, "model.feed_gender"),
                 boolOf(m, "model.detach_gender"),
-                floatOf(m, "model.dropout"));
+                floatOf(m, "model.dropout"),
+                m.containsKey("model.aux_heads") && boolOf(m, "model.aux_heads"));
     }
 
     /**
@@ -125,6 +141,9 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
         if (hasAttn && attention != asked.attention)
             throw new IllegalArgumentException("checkpoint was trained with attention " + (attention ? "on" : "off")
                     + " but attention " + (asked.attention ? "on" : "off") + " was asked");
+        if (auxHeads != asked.auxHeads)
+            throw new IllegalArgumentException("checkpoint " + (auxHeads ? "has" : "has no") + " auxiliary race and fine-age heads"
+                    + " but a network " + (asked.auxHeads ? "with" : "without") + " them was asked");
         if (feedGender != asked.feedGender)
             throw new IllegalArgumentException("checkpoint " + (feedGender ? "feeds" : "does not feed")
                     + " gender probabilities to the age head (feedGender " + feedGender + ") but feedGender " + asked.feedGender + " was asked");

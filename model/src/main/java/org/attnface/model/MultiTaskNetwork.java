@@ -13,10 +13,10 @@ public abstract class MultiTaskNetwork extends AgeGenderModel {
     /** Gender and age-bucket scores for images [n, 3, S, S], in the current mode. */
     public abstract Logits logits(Tensor images);
 
-    @Override public Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, LossWeights w) {
+    @Override public Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, AuxLabels aux, LossWeights w) {
         checkImages("loss", images);
         checkLabels("loss", images, genderLabels, ageBucketLabels);
-        return MultiTaskLoss.compute(logits(images), genderLabels, ageBucketLabels, w);
+        return MultiTaskLoss.compute(logits(images), genderLabels, ageBucketLabels, aux, w);
     }
 
     @Override protected Prediction probabilities(Tensor images) {

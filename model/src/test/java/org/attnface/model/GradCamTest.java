@@ -26,7 +26,7 @@ class GradCamTest {
         TinyNet(Device d) {
             super(new ModelConfig("attn", 32, AgeBuckets.decades(), 18, 64, 10, true, false, false, 0f));
             conv = child("conv", new Conv2d(d, 3, 4, 1, 1, 0, false));
-            heads = new MultiTaskHeads(d, 4, 8, false, false);
+            heads = new MultiTaskHeads(d, 4, 8, false, false, false);
             child("gender_head", heads.gender);
             child("age_head", heads.age);
         }

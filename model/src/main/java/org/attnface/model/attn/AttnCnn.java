@@ -65,9 +65,13 @@ public final class AttnCnn extends MultiTaskNetwork {
         bn = child("bn", new BatchNorm2d(device, w));
         dropout = child("dropout", new Dropout(config.dropout()));
         fc = child("fc", new Linear(device, trunkFlatten(s, w), FEATURES));
-        heads = new MultiTaskHeads(device, FEATURES, config.buckets().count(), config.feedGender(), config.detachGender());
+        heads = new MultiTaskHeads(device, FEATURES, config.buckets().count(), config.feedGender(), config.detachGender(), config.auxHeads());
         child("gender_head", heads.gender);
         child("age_head", heads.age);
+        if (heads.race != null) {
+            child("race_head", heads.race);
+            child("fine_age_head", heads.fineAge);
+        }
     }
 
     /** 10 x L x L after conv, pool, conv, pool: 1960 at 64x64, 9000 at 128x128. */

@@ -4,6 +4,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.ops.Ops;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.AuxLabels;
 import org.attnface.model.Explanation;
 import org.attnface.model.LossWeights;
 import org.attnface.model.Losses;
@@ -32,11 +33,11 @@ public final class Ensemble extends AgeGenderModel {
         resnet = child("resnet", new ResNet(config.withArch("resnet"), device));
     }
 
-    @Override public Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, LossWeights w) {
+    @Override public Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, AuxLabels aux, LossWeights w) {
         checkImages("loss", images);
         checkLabels("loss", images, genderLabels, ageBucketLabels);
-        return MultiTaskLoss.sum(attn.loss(images, genderLabels, ageBucketLabels, w),
-                resnet.loss(images, genderLabels, ageBucketLabels, w));
+        return MultiTaskLoss.sum(attn.loss(images, genderLabels, ageBucketLabels, aux, w),
+                resnet.loss(images, genderLabels, ageBucketLabels, aux, w));
     }
 
     /** The attn network's share of the averaged probabilities, in [0, 1]; the ResNet's is 1 - w. */

@@ -37,7 +37,7 @@ record Inference(Path checkpoint, AgeGenderModel model, ModelConfig config, Trai
         if (arch != null || buckets != null) {
             ModelConfig asked = new ModelConfig(arch != null ? arch : mc.arch(), mc.imageSize(),
                     buckets != null ? AgeBuckets.parse(buckets) : mc.buckets(), mc.resnetDepth(), mc.resnetWidth(), mc.attnWidth(), mc.attention(),
-                    mc.feedGender(), mc.detachGender(), mc.dropout());
+                    mc.feedGender(), mc.detachGender(), mc.dropout(), mc.auxHeads());
             try {
                 mc.checkCompatible(asked);
             } catch (IllegalArgumentException e) {

@@ -87,7 +87,8 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--detach-gender", description = "feed the gender probabilities without letting the age loss train the gender path")
     boolean detachGender;
 
-    @Option(names = "--loss-weights", split = ",", defaultValue = "1,1,0.5", description = "gender CE, age CE, expected bucket distance (default: ${DEFAULT-VALUE})")
+    @Option(names = "--loss-weights", split = ",", defaultValue = "1,1,0.5", description = "gender CE, age CE, expected bucket distance"
+            + " [, auxiliary race CE + CE of the age in 5-year bins: a 4th weight > 0 adds those two training-only heads] (default: ${DEFAULT-VALUE})")
     List<Float> lossWeights;
 
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
@@ -152,7 +153,8 @@ public final class TrainCommand implements Callable<Integer> {
             System.err.println("resuming with the run's config.json (other options given here are not applied; --epochs, --data, --device, --threads are)");
         } else {
             if (data == null) throw new ParameterException(spec.commandLine(), "--data is required (the UTKFace folder)");
-            if (lossWeights.size() != 3) throw new ParameterException(spec.commandLine(), "--loss-weights takes 3 numbers: gender,age,distance");
+            if (lossWeights.size() != 3 && lossWeights.size() != 4)
+                throw new ParameterException(spec.commandLine(), "--loss-weights takes 3 or 4 numbers: gender,age,distance[,aux]");
             if (split.size() != 2) throw new ParameterException(spec.commandLine(), "--split takes 2 numbers: train,val");
             if (!List.of("attn", "resnet", "ensemble").contains(model))
                 throw new ParameterException(spec.commandLine(), "--model must be attn, resnet or ensemble, not '" + model + "'");
@@ -176,7 +178,7 @@ public final class TrainCommand implements Callable<Integer> {
             cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, attnLr == null ? 0f : attnLr, optimizer, momentum, weightDecay,
                     warmupSteps, imageSize, cs,
                     buckets, resnetDepth, resnetWidth, attnWidth, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
-                    device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
+                    lossWeights.size() == 4 ? lossWeights.get(3) : 0f, device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
         }
         profile.start(d);
         Trainer.Result r;

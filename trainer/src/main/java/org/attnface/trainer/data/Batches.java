@@ -8,6 +8,7 @@ import org.attnface.engine.backend.Backend;
 import org.attnface.engine.backend.Backends;
 import org.attnface.engine.backend.ImageStore;
 import org.attnface.model.AgeBuckets;
+import org.attnface.model.AuxLabels;
 
 /**
  * Makes batches from a {@link FaceSet} held by the backend (uint8, uploaded once): the
@@ -21,7 +22,7 @@ public final class Batches implements AutoCloseable {
     private final Backend backend;
     private final ImageStore store;
     private final int crop;
-    private final float[] genderOf, bucketOf;
+    private final float[] genderOf, bucketOf, raceOf, fineAgeOf;
 
     public Batches(FaceSet set, Device device, int crop, AgeBuckets buckets) {
         if (crop > set.size())
@@ -33,9 +34,14 @@ public final class Batches implements AutoCloseable {
         this.crop = crop;
         this.genderOf = new float[set.count()];
         this.bucketOf = new float[set.count()];
+        this.raceOf = new float[set.count()];
+        this.fineAgeOf = new float[set.count()];
         for (int i = 0; i < set.count(); i++) {
             genderOf[i] = set.genders()[i];
             bucketOf[i] = buckets.bucketOf(set.ages()[i]);
+            // The few names without a race (8 of UTKFace's 20,269, UtkName) count as "Others".
+            raceOf[i] = set.races()[i] >= 0 ? set.races()[i] : AuxLabels.RACES - 1;
+            fineAgeOf[i] = AuxLabels.fineAgeBin(set.ages()[i]);
         }
     }
 
@@ -62,6 +68,9 @@ public final class Batches implements AutoCloseable {
     public Tensor genderLabels(int[] index) { return labels(index, genderOf); }
 
     public Tensor bucketLabels(int[] index) { return labels(index, bucketOf); }
+
+    /** The auxiliary heads' labels: race and the age in 5-year bins ({@link AuxLabels#fineAgeBin}). */
+    public AuxLabels auxLabels(int[] index) { return new AuxLabels(labels(index, raceOf), labels(index, fineAgeOf)); }
 
     private Tensor labels(int[] index, float[] of) {
         float[] v = new float[index.length];

@@ -29,6 +29,7 @@ import org.attnface.engine.optim.LrSchedule;
 import org.attnface.engine.optim.Optimizer;
 import org.attnface.engine.optim.Sgd;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.AuxLabels;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
@@ -310,7 +311,8 @@ public final class Trainer {
             x.copyFrom(v);
         }
         opt.zeroGrad();
-        Losses l = model.loss(x, genders, bucketLabels, cfg.lossWeights());
+        AuxLabels aux = cfg.lossAux() > 0 ? batches.auxLabels(idx) : null;
+        Losses l = model.loss(x, genders, bucketLabels, aux, cfg.lossWeights());
         l.total().backward();
         return l;
     }

@@ -97,6 +97,28 @@ class CliEndToEndTest {
         assertTrue(resnet.all().contains("--model resnet has none"), resnet.all());
     }
 
+    /** A 4th loss weight gives both members the race and fine-age heads; eval and predict of that checkpoint work as ever. */
+    @Test
+    void fourthLossWeightTrainsTheAuxiliaryHeads() throws IOException {
+        Path faces = tmp.resolve("faces");
+        TestData.synthesize(faces, 60, 80, 4);
+        Path run = tmp.resolve("aux"), cache = tmp.resolve("cache");
+        trainTinyEnsemble(faces, run, cache, "--resnet-depth", 10, "--resnet-width", 8, "--attn-width", 6, "--loss-weights", "1,1,0.5,0.5");
+        Checkpoint.Loaded saved = Checkpoint.read(run.resolve("last.safetensors"));
+        assertTrue(saved.modelConfig().auxHeads());
+        assertEquals(0.5f, saved.trainConfig().lossAux());
+        AgeGenderModel m = Models.create(saved.modelConfig(), Device.CPU, 1);
+        assertTrue(m.namedParameters().containsKey("resnet.race_head.weight") && m.namedParameters().containsKey("attn.fine_age_head.bias"));
+        assertTrue(Files.readString(run.resolve("config.json")).contains("\"loss_aux\":0.5"));
+        Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, eval.exitCode(), eval.all());
+        Cli.Outcome predict = Cli.run(Cli.args("predict", faces, "--checkpoint", run.resolve("last.safetensors"), "--format", "json"));
+        assertEquals(0, predict.exitCode(), predict.all());
+        Cli.Outcome five = Cli.run(Cli.args("train", "--data", faces, "--loss-weights", "1,1,0.5,0.5,1", "--out", tmp.resolve("x"), "--cache-dir", cache));
+        assertEquals(2, five.exitCode(), five.all());
+        assertTrue(five.all().contains("--loss-weights takes 3 or 4 numbers"), five.all());
+    }
+
     /** One epoch of a 32x32 ensemble on {@code faces}, asserted to succeed; {@code extra} options are appended. */
     private static Cli.Outcome trainTinyEnsemble(Path faces, Path run, Path cache, Object... extra) {
         List<Object> args = new ArrayList<>(List.of("train", "--data", faces, "--model", "ensemble", "--epochs", 1, "--batch", 16,

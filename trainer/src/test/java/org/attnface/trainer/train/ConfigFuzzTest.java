@@ -159,7 +159,7 @@ class ConfigFuzzTest {
 
     static TrainConfig sampleConfig() {
         return new TrainConfig("/data/utkface", "attn", 3, 16, 0.01f, 0f, "sgd", 0.9f, 5e-4f, 10, 64, 72, "0,10,20,30,40,50,60,70",
-                18, 64, 10, true, true, false, 1f, 1f, 0.5f, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
+                18, 64, 10, true, true, false, 1f, 1f, 0.5f, 0f, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
     }
 
     /** A safetensors file with {@code header} (possibly broken JSON) and one 4-byte tensor. */
