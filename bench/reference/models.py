@@ -13,6 +13,14 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+RACES, FINE_AGE_BINS = 5, 17
+
+
+def fine_age_bin(age):
+    """AuxLabels.fineAgeBin: 5-year bins, 80 and over in the last."""
+    return min(max(age, 0) // 5, FINE_AGE_BINS - 1)
+
+
 def _flatten_size(image_size, convs_and_pools):
     s = image_size
     for step in convs_and_pools:
@@ -23,24 +31,34 @@ def _flatten_size(image_size, convs_and_pools):
 class MultiTaskHeads(nn.Module):
     """Base of both networks: gender = gender_head(f); age = age_head(concat(f, softmax(gender logits))).
 
-    The two heads are attributes of the network itself, so the names are flat
-    ("gender_head.weight", "age_head.bias") as in the Java models.
+    The heads are attributes of the network itself, so the names are flat
+    ("gender_head.weight", "age_head.bias") as in the Java models. With aux=True (attnface's
+    4th --loss-weights value) two training-only heads follow: race_head (5 classes) and
+    fine_age_head (17 classes: 5-year bins, 80+ last), and the outputs are 4 instead of 2.
     """
 
-    def add_heads(self, features, buckets=8, detach_gender=False, feed_gender=True):
+    def add_heads(self, features, buckets=8, detach_gender=False, feed_gender=True, aux=False):
         self.feed_gender = feed_gender
         self.detach_gender = detach_gender
         self.gender_head = nn.Linear(features, 2)
         self.age_head = nn.Linear(features + (2 if feed_gender else 0), buckets)
+        self.aux = aux
+        if aux:
+            self.race_head = nn.Linear(features, RACES)
+            self.fine_age_head = nn.Linear(features, FINE_AGE_BINS)
 
     def heads(self, f):
         gender_logits = self.gender_head(f)
         if not self.feed_gender:
-            return gender_logits, self.age_head(f)
-        p = F.softmax(gender_logits, dim=1)
-        if self.detach_gender:
-            p = p.detach()
-        return gender_logits, self.age_head(torch.cat([f, p], dim=1))
+            age_logits = self.age_head(f)
+        else:
+            p = F.softmax(gender_logits, dim=1)
+            if self.detach_gender:
+                p = p.detach()
+            age_logits = self.age_head(torch.cat([f, p], dim=1))
+        if not self.aux:
+            return gender_logits, age_logits
+        return gender_logits, age_logits, self.race_head(f), self.fine_age_head(f)
 
 
 class AttnCNN(MultiTaskHeads):
@@ -143,31 +161,36 @@ def expected_distance(age_logits, labels):
     return (p * (k.unsqueeze(0) - labels.unsqueeze(1).to(p.dtype)).abs()).sum(1).mean()
 
 
-def multitask_loss(outputs, gender, age, weights=(1.0, 1.0, 0.5)):
-    """CE(gender) + CE(age bucket) + lambda * expected bucket distance; weights = (gender, age, distance)."""
-    gender_logits, age_logits = outputs
+def multitask_loss(outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
+    """CE(gender) + CE(age bucket) + lambda * expected bucket distance [+ w_aux * (CE(race) + CE(fine age))];
+    weights = (gender, age, distance[, aux]), aux = (race labels, fine-age labels)."""
+    gender_logits, age_logits = outputs[0], outputs[1]
     loss = weights[0] * F.cross_entropy(gender_logits, gender) + weights[1] * F.cross_entropy(age_logits, age)
     if weights[2] != 0:
         loss = loss + weights[2] * expected_distance(age_logits, age)
+    if len(weights) > 3 and weights[3] != 0:
+        if len(outputs) < 4 or aux is None:
+            raise ValueError("an aux loss weight needs a network built with aux=True and the race and fine-age labels")
+        loss = loss + weights[3] * (F.cross_entropy(outputs[2], aux[0]) + F.cross_entropy(outputs[3], aux[1]))
     return loss
 
 
 class Ensemble(nn.Module):
     """Both networks on the same input; the loss is the sum of theirs, predictions average probabilities."""
 
-    def __init__(self, image_size=64, buckets=8, depth=18, width=64, attn_width=10):
+    def __init__(self, image_size=64, buckets=8, depth=18, width=64, attn_width=10, aux=False):
         super().__init__()
-        self.attn = AttnCNN(image_size, buckets, width=attn_width)
-        self.resnet = ResNetMultiTask(image_size, buckets, depth, width)
+        self.attn = AttnCNN(image_size, buckets, width=attn_width, aux=aux)
+        self.resnet = ResNetMultiTask(image_size, buckets, depth, width, aux=aux)
 
     def forward(self, x):
         return self.attn(x), self.resnet(x)
 
 
-def loss(model, outputs, gender, age, weights=(1.0, 1.0, 0.5)):
+def loss(model, outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
     if isinstance(model, Ensemble):
-        return sum(multitask_loss(o, gender, age, weights) for o in outputs)
-    return multitask_loss(outputs, gender, age, weights)
+        return sum(multitask_loss(o, gender, age, weights, aux) for o in outputs)
+    return multitask_loss(outputs, gender, age, weights, aux)
 
 
 def predict(model, outputs):
@@ -175,19 +198,19 @@ def predict(model, outputs):
     if isinstance(model, Ensemble):
         probs = [predict(None, o) for o in outputs]
         return (probs[0][0] + probs[1][0]) / 2, (probs[0][1] + probs[1][1]) / 2
-    g, a = outputs
+    g, a = outputs[0], outputs[1]
     return F.softmax(g, dim=1), F.softmax(a, dim=1)
 
 
-def create(arch, image_size=64, buckets=8, depth=18, width=64, attn_width=10):
+def create(arch, image_size=64, buckets=8, depth=18, width=64, attn_width=10, aux=False):
     """depth and width shape the ResNet of "resnet" and "ensemble" (attnface's --resnet-depth/--resnet-width),
-    attn_width the attn trunk of "attn" and "ensemble" (--attn-width)."""
+    attn_width the attn trunk of "attn" and "ensemble" (--attn-width), aux adds the race and fine-age heads."""
     if arch == "attn":
-        return AttnCNN(image_size, buckets, width=attn_width)
+        return AttnCNN(image_size, buckets, width=attn_width, aux=aux)
     if arch == "resnet":
-        return ResNetMultiTask(image_size, buckets, depth, width)
+        return ResNetMultiTask(image_size, buckets, depth, width, aux=aux)
     if arch == "ensemble":
-        return Ensemble(image_size, buckets, depth, width, attn_width)
+        return Ensemble(image_size, buckets, depth, width, attn_width, aux)
     raise ValueError(f"unknown model '{arch}' (attn, resnet or ensemble)")
 
 

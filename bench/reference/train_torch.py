@@ -72,14 +72,14 @@ def parse_args(argv=None):
 DEFAULTS = {
     "model": "ensemble", "epochs": 15, "batch": 64, "lr": 0.01, "attnLr": 0.0, "momentum": 0.9, "weightDecay": 5e-4,
     "optimizer": "sgd", "schedule": "cosine", "warmupSteps": -1, "genderWeight": 1.0, "ageWeight": 1.0,
-    "distanceWeight": 0.5, "imageSize": 64, "resnetDepth": 18, "resnetWidth": 64, "attnWidth": 10, "storedSize": None, "ageBuckets": "0,10,20,30,40,50,60,70", "seed": 1,
+    "distanceWeight": 0.5, "auxWeight": 0.0, "imageSize": 64, "resnetDepth": 18, "resnetWidth": 64, "attnWidth": 10, "storedSize": None, "ageBuckets": "0,10,20,30,40,50,60,70", "seed": 1,
 }
 
 # the keys of the Java trainer's config.json (TrainConfig.toMap) for each setting
 ALIASES = {
     "model": ["arch"], "epochs": ["epochs"], "batch": ["batch"], "lr": ["lr"], "attnLr": ["attn_lr"], "momentum": ["momentum"],
     "weightDecay": ["weight_decay"], "optimizer": ["optimizer"], "warmupSteps": ["warmup_steps"],
-    "genderWeight": ["loss_gender"], "ageWeight": ["loss_age"], "distanceWeight": ["loss_distance"],
+    "genderWeight": ["loss_gender"], "ageWeight": ["loss_age"], "distanceWeight": ["loss_distance"], "auxWeight": ["loss_aux"],
     "imageSize": ["image_size"], "resnetDepth": ["resnet_depth"], "resnetWidth": ["resnet_width"], "attnWidth": ["attn_width"], "storedSize": ["cache_size"], "ageBuckets": ["buckets"], "seed": ["seed"],
 }
 
@@ -287,7 +287,7 @@ def main(argv=None):
     if args.limit:
         names["train"] = names["train"][:args.limit]
     print("config: " + ", ".join(f"{k}={v} ({source[k]})" for k, v in cfg.items()))
-    sets = {}
+    sets, aux_labels = {}, {}
     for part, ns in names.items():
         labels = [parse_name(n) for n in ns]
         keep = [i for i, l in enumerate(labels) if l is not None]
@@ -296,8 +296,12 @@ def main(argv=None):
         sets[part] = (load_images(args.data, ns, int(cfg["storedSize"]), args.cache),
                       torch.tensor([labels[i][1] for i in keep]),
                       torch.tensor([bucket_of(a, bounds) for a in ages.tolist()]), ages)
+        # the aux heads' labels, as attnface's Batches: a missing race counts as "Others" (4)
+        races = torch.tensor([labels[i][2] if labels[i][2] >= 0 else models.RACES - 1 for i in keep])
+        aux_labels[part] = (races, torch.tensor([models.fine_age_bin(a) for a in ages.tolist()]))
         print(f"{part}: {len(ns)} images")
-    model = models.create(cfg["model"], cfg["imageSize"], len(bounds), int(cfg["resnetDepth"]), int(cfg["resnetWidth"]), int(cfg["attnWidth"]))
+    model = models.create(cfg["model"], cfg["imageSize"], len(bounds), int(cfg["resnetDepth"]), int(cfg["resnetWidth"]), int(cfg["attnWidth"]),
+                          aux=float(cfg["auxWeight"]) > 0)
     # attn_lr (ensemble only): the attn member's own peak rate, as a parameter group with the same schedule
     attn_lr = float(cfg["attnLr"] or 0)
     if attn_lr > 0:
@@ -311,7 +315,8 @@ def main(argv=None):
         opt = torch.optim.AdamW(params, lr=cfg["lr"], weight_decay=cfg["weightDecay"])
     else:
         opt = torch.optim.SGD(params, lr=cfg["lr"], momentum=cfg["momentum"], weight_decay=cfg["weightDecay"])
-    weights = (float(cfg["genderWeight"]), float(cfg["ageWeight"]), float(cfg["distanceWeight"]))
+    weights = (float(cfg["genderWeight"]), float(cfg["ageWeight"]), float(cfg["distanceWeight"]), float(cfg["auxWeight"]))
+    train_race, train_fine = aux_labels["train"]
     train_x, train_g, train_b, _ = sets["train"]
     n = len(train_x)
     batch = min(int(cfg["batch"]), n)
@@ -331,7 +336,7 @@ def main(argv=None):
                 group["lr"] = lr_at(cfg, epoch * steps + s, total_steps, warmup) * group["scale"]
             idx = np.array(order[s * batch:(s + 1) * batch])
             x = make_batch(train_x, idx, cfg["imageSize"], True, rng)
-            loss = models.loss(model, model(x), train_g[idx], train_b[idx], weights)
+            loss = models.loss(model, model(x), train_g[idx], train_b[idx], weights, (train_race[idx], train_fine[idx]))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
