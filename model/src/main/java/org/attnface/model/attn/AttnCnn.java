@@ -66,12 +66,7 @@ public final class AttnCnn extends MultiTaskNetwork {
         dropout = child("dropout", new Dropout(config.dropout()));
         fc = child("fc", new Linear(device, trunkFlatten(s, w), FEATURES));
         heads = new MultiTaskHeads(device, FEATURES, config.buckets().count(), config.feedGender(), config.detachGender(), config.auxHeads());
-        child("gender_head", heads.gender);
-        child("age_head", heads.age);
-        if (heads.race != null) {
-            child("race_head", heads.race);
-            child("fine_age_head", heads.fineAge);
-        }
+        heads.named().forEach(this::child);
     }
 
     /** 10 x L x L after conv, pool, conv, pool: 1960 at 64x64, 9000 at 128x128. */

@@ -1,5 +1,8 @@
 package org.attnface.model.heads;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.nn.Linear;
@@ -11,9 +14,8 @@ import org.attnface.model.Logits;
  * The two heads on a feature vector f [n, F]: gender = Linear(F, 2)(f), and
  * age = Linear(F + 2, B)(concat(f, softmax(gender logits))) when the gender probabilities
  * are fed (Linear(F, B)(f) otherwise); with the auxiliary heads also race = Linear(F, 5)(f)
- * and fine age = Linear(F, 17)(f) (5-year bins). The owning network registers them as
- * "gender_head", "age_head", "race_head" and "fine_age_head", so names stay flat
- * ("gender_head.weight").
+ * and fine age = Linear(F, 17)(f) (5-year bins). The owning network registers them under
+ * the names {@link #named} gives, so names stay flat ("gender_head.weight").
  */
 public final class MultiTaskHeads {
     public final Linear gender, age, race, fineAge;
@@ -26,6 +28,18 @@ public final class MultiTaskHeads {
         this.fineAge = aux ? new Linear(device, features, AuxLabels.FINE_AGE_BINS) : null;
         this.feedGender = feedGender;
         this.detachGender = detachGender;
+    }
+
+    /** "gender_head", "age_head" and, with the auxiliary heads, "race_head" and "fine_age_head", in that order. */
+    public Map<String, Linear> named() {
+        Map<String, Linear> m = new LinkedHashMap<>();
+        m.put("gender_head", gender);
+        m.put("age_head", age);
+        if (race != null) {
+            m.put("race_head", race);
+            m.put("fine_age_head", fineAge);
+        }
+        return m;
     }
 
     public Logits apply(Tensor f) {

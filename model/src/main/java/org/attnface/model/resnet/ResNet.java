@@ -44,12 +44,7 @@ public final class ResNet extends MultiTaskNetwork {
             layers[stage] = child("layer" + (stage + 1), layer);
         }
         heads = new MultiTaskHeads(device, in, config.buckets().count(), config.feedGender(), config.detachGender(), config.auxHeads());
-        child("gender_head", heads.gender);
-        child("age_head", heads.age);
-        if (heads.race != null) {
-            child("race_head", heads.race);
-            child("fine_age_head", heads.fineAge);
-        }
+        heads.named().forEach(this::child);
     }
 
     public static int[] blocksPerStage(int depth) {
