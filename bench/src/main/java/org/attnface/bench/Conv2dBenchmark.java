@@ -64,7 +64,11 @@ public class Conv2dBenchmark {
             case "l4" -> new ConvShape(n, 512, 2, 2, 512, 3, 3, 1, 1);
             case "proj" -> new ConvShape(n, 64, 16, 16, 128, 1, 1, 2, 0);
             case "attn" -> new ConvShape(n, 10, 60, 60, 10, 3, 3, 1, 0);
-            default -> throw new IllegalArgumentException("unknown layer " + layer + " (stem, l1, l2, l3, l4, proj, attn)");
+            // The sixth and seventh ensemble runs at 128x128: the attn trunk at width 16, its first layer, the half-width ResNet's stem.
+            case "attn16" -> new ConvShape(n, 16, 126, 126, 16, 3, 3, 1, 0);
+            case "attn16in" -> new ConvShape(n, 3, 128, 128, 16, 3, 3, 1, 0);
+            case "stem128" -> new ConvShape(n, 3, 128, 128, 32, 7, 7, 2, 3);
+            default -> throw new IllegalArgumentException("unknown layer " + layer + " (stem, l1, l2, l3, l4, proj, attn, attn16, attn16in, stem128)");
         };
     }
 

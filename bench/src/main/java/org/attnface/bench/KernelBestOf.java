@@ -14,7 +14,7 @@ import org.attnface.engine.backend.cpu.Gemm;
  * {@link Conv2dBenchmark}; report both numbers and say which is which.
  *
  * <p>Run: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar
- * org.attnface.bench.KernelBestOf [threads, 0 = all] [repetitions]}.
+ * org.attnface.bench.KernelBestOf [threads, 0 = all] [repetitions] [conv layers, e.g. attn16,stem128: only those]}.
  */
 public final class KernelBestOf {
     private KernelBestOf() {}
@@ -24,8 +24,9 @@ public final class KernelBestOf {
         if (threads <= 0) threads = Runtime.getRuntime().availableProcessors();
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 40;
         CpuBackend backend = new CpuBackend(threads);
+        String[] layers = args.length > 2 ? args[2].split(",") : new String[]{"stem", "l1", "l2", "l3", "l4", "proj", "attn", "attn16", "attn16in", "stem128"};
         System.out.printf("threads=%d repetitions=%d (best of; first repetitions warm the JIT)%n", threads, reps);
-        for (int n : new int[]{256, 512, 1024, 2048}) {
+        for (int n : args.length > 2 ? new int[0] : new int[]{256, 512, 1024, 2048}) {
             Tensor a = Tensor.of(filled(n * n, 0.5f), n, n), b = Tensor.of(filled(n * n, 0.25f), n, n);
             Tensor c = Tensor.of(new float[n * n], n, n);
             // Enough products per timing that one timing lasts >= ~20 ms at 200 GFLOP/s.
@@ -38,7 +39,7 @@ public final class KernelBestOf {
             }
             System.out.printf("sgemm %4d: %6.1f GFLOP/s%n", n, Gemm.flops(n, n, n) / best);
         }
-        for (String layer : new String[]{"stem", "l1", "l2", "l3", "l4", "proj", "attn"}) {
+        for (String layer : layers) {
             ConvShape g = Conv2dBenchmark.shape(layer, 64);
             Tensor x = Tensor.of(filled(g.n() * g.c() * g.h() * g.w(), 0.5f), g.n(), g.c(), g.h(), g.w());
             Tensor w = Tensor.of(filled(g.k() * g.c() * g.r() * g.s(), 0.25f), g.k(), g.c(), g.r(), g.s());
