@@ -55,6 +55,9 @@ public class Conv2dBenchmark {
     private ConvShape g;
     private Tensor x, w, y, dx, dw;
 
+    /** Every layer {@link #shape} knows. */
+    static final String[] LAYERS = {"stem", "l1", "l2", "l3", "l4", "proj", "attn", "attn16", "attn16in", "stem128"};
+
     static ConvShape shape(String layer, int n) {
         return switch (layer) {
             case "stem" -> new ConvShape(n, 3, 64, 64, 64, 7, 7, 2, 3);
@@ -68,7 +71,7 @@ public class Conv2dBenchmark {
             case "attn16" -> new ConvShape(n, 16, 126, 126, 16, 3, 3, 1, 0);
             case "attn16in" -> new ConvShape(n, 3, 128, 128, 16, 3, 3, 1, 0);
             case "stem128" -> new ConvShape(n, 3, 128, 128, 32, 7, 7, 2, 3);
-            default -> throw new IllegalArgumentException("unknown layer " + layer + " (stem, l1, l2, l3, l4, proj, attn, attn16, attn16in, stem128)");
+            default -> throw new IllegalArgumentException("unknown layer " + layer + " (" + String.join(", ", LAYERS) + ")");
         };
     }
 

@@ -24,7 +24,7 @@ public final class KernelBestOf {
         if (threads <= 0) threads = Runtime.getRuntime().availableProcessors();
         int reps = args.length > 1 ? Integer.parseInt(args[1]) : 40;
         CpuBackend backend = new CpuBackend(threads);
-        String[] layers = args.length > 2 ? args[2].split(",") : new String[]{"stem", "l1", "l2", "l3", "l4", "proj", "attn", "attn16", "attn16in", "stem128"};
+        String[] layers = args.length > 2 ? args[2].split(",") : Conv2dBenchmark.LAYERS;
         System.out.printf("threads=%d repetitions=%d (best of; first repetitions warm the JIT)%n", threads, reps);
         for (int n : args.length > 2 ? new int[0] : new int[]{256, 512, 1024, 2048}) {
             Tensor a = Tensor.of(filled(n * n, 0.5f), n, n), b = Tensor.of(filled(n * n, 0.25f), n, n);
