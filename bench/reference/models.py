@@ -161,18 +161,35 @@ def expected_distance(age_logits, labels):
     return (p * (k.unsqueeze(0) - labels.unsqueeze(1).to(p.dtype)).abs()).sum(1).mean()
 
 
-def multitask_loss(outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
-    """CE(gender) + CE(age bucket) + lambda * expected bucket distance [+ w_aux * (CE(race) + CE(fine age))];
-    weights = (gender, age, distance[, aux]), aux = (race labels, fine-age labels)."""
+TERMS = ("gender", "age", "distance", "aux")
+
+
+def multitask_terms(outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
+    """The unweighted loss terms whose weight is non-zero, as attnface's MultiTaskLoss: CE(gender), CE(age bucket),
+    the expected bucket distance and CE(race) + CE(fine age); weights = (gender, age, distance[, aux]),
+    aux = (race labels, fine-age labels)."""
     gender_logits, age_logits = outputs[0], outputs[1]
-    loss = weights[0] * F.cross_entropy(gender_logits, gender) + weights[1] * F.cross_entropy(age_logits, age)
+    terms = {}
+    if weights[0] != 0:
+        terms["gender"] = F.cross_entropy(gender_logits, gender)
+    if weights[1] != 0:
+        terms["age"] = F.cross_entropy(age_logits, age)
     if weights[2] != 0:
-        loss = loss + weights[2] * expected_distance(age_logits, age)
+        terms["distance"] = expected_distance(age_logits, age)
     if len(weights) > 3 and weights[3] != 0:
         if len(outputs) < 4 or aux is None:
             raise ValueError("an aux loss weight needs a network built with aux=True and the race and fine-age labels")
-        loss = loss + weights[3] * (F.cross_entropy(outputs[2], aux[0]) + F.cross_entropy(outputs[3], aux[1]))
-    return loss
+        terms["aux"] = F.cross_entropy(outputs[2], aux[0]) + F.cross_entropy(outputs[3], aux[1])
+    return terms
+
+
+def weighted_sum(terms, weights):
+    return sum(weights[TERMS.index(k)] * v for k, v in terms.items())
+
+
+def multitask_loss(outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
+    """gender CE + age CE + lambda * expected bucket distance [+ w_aux * (CE(race) + CE(fine age))]."""
+    return weighted_sum(multitask_terms(outputs, gender, age, weights, aux), weights)
 
 
 class Ensemble(nn.Module):
@@ -187,10 +204,16 @@ class Ensemble(nn.Module):
         return self.attn(x), self.resnet(x)
 
 
-def loss(model, outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
+def loss_terms(model, outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
+    """multitask_terms, each summed over the ensemble's two networks."""
     if isinstance(model, Ensemble):
-        return sum(multitask_loss(o, gender, age, weights, aux) for o in outputs)
-    return multitask_loss(outputs, gender, age, weights, aux)
+        per = [multitask_terms(o, gender, age, weights, aux) for o in outputs]
+        return {k: per[0][k] + per[1][k] for k in per[0]}
+    return multitask_terms(outputs, gender, age, weights, aux)
+
+
+def loss(model, outputs, gender, age, weights=(1.0, 1.0, 0.5), aux=None):
+    return weighted_sum(loss_terms(model, outputs, gender, age, weights, aux), weights)
 
 
 def predict(model, outputs):

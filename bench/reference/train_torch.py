@@ -330,21 +330,27 @@ def main(argv=None):
         model.train()
         order = list(range(n))
         rng.shuffle(order)
-        t0, total = time.time(), 0.0
+        t0, total, term_sums = time.time(), 0.0, {}
         for s in range(steps):
             for group in opt.param_groups:
                 group["lr"] = lr_at(cfg, epoch * steps + s, total_steps, warmup) * group["scale"]
             idx = np.array(order[s * batch:(s + 1) * batch])
             x = make_batch(train_x, idx, cfg["imageSize"], True, rng)
-            loss = models.loss(model, model(x), train_g[idx], train_b[idx], weights, (train_race[idx], train_fine[idx]))
+            terms = models.loss_terms(model, model(x), train_g[idx], train_b[idx], weights, (train_race[idx], train_fine[idx]))
+            loss = models.weighted_sum(terms, weights)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             total += loss.item()
+            for k, v in terms.items():
+                term_sums[k] = term_sums.get(k, 0.0) + v.item()
         rate = steps * batch / (time.time() - t0)
         val = evaluate(model, *sets["validation"], cfg, bounds)
-        history.append({"epoch": epoch + 1, "loss": total / max(steps, 1), "validation": val, "imagesPerSecond": rate})
-        print(f"epoch {epoch + 1}/{cfg['epochs']}: loss {total / max(steps, 1):.4f}, val gender {val['genderAccuracy']:.4f}"
+        # the unweighted terms, each summed over an ensemble's networks, as attnface's train_loss_* in metrics.jsonl
+        terms_mean = {k: v / max(steps, 1) for k, v in term_sums.items()}
+        history.append({"epoch": epoch + 1, "loss": total / max(steps, 1), "lossTerms": terms_mean, "validation": val, "imagesPerSecond": rate})
+        terms_text = ", ".join(f"{k} {v:.4f}" for k, v in terms_mean.items())
+        print(f"epoch {epoch + 1}/{cfg['epochs']}: loss {total / max(steps, 1):.4f} ({terms_text}), val gender {val['genderAccuracy']:.4f}"
               f" age {val['ageBucketAccuracy']:.4f} AABD {val['aabd']:.4f}, {rate:.0f} img/s", flush=True)
     test = evaluate(model, *sets["test"], cfg, bounds)
     print(f"test ({test['count']} images): gender accuracy {test['genderAccuracy']:.4f}, age-bucket accuracy "

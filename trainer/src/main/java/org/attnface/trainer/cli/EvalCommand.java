@@ -41,7 +41,8 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--buckets", description = "refuse the checkpoint unless it uses these age buckets (e.g. 0,10,20,30,40,50,60,70)")
     String expectBuckets;
 
-    @Option(names = "--split", defaultValue = "test", description = "test, val or all (default: ${DEFAULT-VALUE}; all when there is no split.json)")
+    @Option(names = "--split", defaultValue = "test", description = "test, val, train or all (default: ${DEFAULT-VALUE}; all when there is no split.json); "
+            + "train, without augmentation, against test shows how much the model overfits")
     String part;
 
     @Option(names = "--out", description = "report folder (default: eval-<checkpoint name> beside the checkpoint)")
@@ -88,7 +89,8 @@ public final class EvalCommand implements Callable<Integer> {
             idx = switch (part) {
                 case "test" -> Split.indices(set, s.test(), "test");
                 case "val" -> Split.indices(set, s.val(), "validation");
-                default -> throw new IllegalArgumentException("--split must be test, val or all, not '" + part + "'");
+                case "train" -> Split.indices(set, s.train(), "training");
+                default -> throw new IllegalArgumentException("--split must be test, val, train or all, not '" + part + "'");
             };
             title = part + " split of " + runDir.getFileName() + " (" + idx.length + " images)";
         } else {

@@ -28,7 +28,7 @@ public final class Checkpoint {
     static final String OPTIMIZER_PREFIX = "optimizer.";
 
     /** Where training stands; stored in the metadata. */
-    public record State(long step, int epochsDone, double bestMetric, int bestEpoch, double epochLossSum, long epochLossCount) {}
+    public record State(long step, int epochsDone, double bestMetric, int bestEpoch, LossSums epochLoss) {}
 
     public static void save(Path file, AgeGenderModel model, Optimizer opt, TrainConfig config, State s) throws IOException {
         Map<String, Tensor> tensors = new LinkedHashMap<>(model.stateDict());
@@ -41,8 +41,13 @@ public final class Checkpoint {
         meta.put("seed", Long.toString(config.seed()));
         meta.put("best_metric", Double.toString(s.bestMetric()));
         meta.put("best_epoch", Integer.toString(s.bestEpoch()));
-        meta.put("epoch_loss_sum", Double.toString(s.epochLossSum()));
-        meta.put("epoch_loss_count", Long.toString(s.epochLossCount()));
+        LossSums l = s.epochLoss();
+        meta.put("epoch_loss_sum", Double.toString(l.total()));
+        meta.put("epoch_loss_count", Long.toString(l.count()));
+        meta.put("epoch_loss_gender_sum", Double.toString(l.gender()));
+        meta.put("epoch_loss_age_sum", Double.toString(l.age()));
+        meta.put("epoch_loss_distance_sum", Double.toString(l.distance()));
+        meta.put("epoch_loss_aux_sum", Double.toString(l.aux()));
         meta.put("optimizer_steps", Integer.toString(opt.steps()));
         Safetensors.write(file, tensors, meta);
     }
@@ -67,9 +72,12 @@ public final class Checkpoint {
 
         /** The training position in the metadata; a malformed value is an IllegalArgumentException naming the file and key. */
         public State state() {
-            State s = new State(longOf("step", "0"), intOf("epochs_done", "0"), doubleOf("best_metric", "-Infinity"),
-                    intOf("best_epoch", "-1"), doubleOf("epoch_loss_sum", "0"), longOf("epoch_loss_count", "0"));
-            if (s.step() < 0 || s.epochsDone() < 0 || s.epochLossCount() < 0)
+            // The per-term sums are absent from checkpoints written before 2026-12-02: 0, so the
+            // epoch being resumed logs those terms' means over its steps after the resume only.
+            LossSums l = new LossSums(longOf("epoch_loss_count", "0"), doubleOf("epoch_loss_sum", "0"), doubleOf("epoch_loss_gender_sum", "0"),
+                    doubleOf("epoch_loss_age_sum", "0"), doubleOf("epoch_loss_distance_sum", "0"), doubleOf("epoch_loss_aux_sum", "0"));
+            State s = new State(longOf("step", "0"), intOf("epochs_done", "0"), doubleOf("best_metric", "-Infinity"), intOf("best_epoch", "-1"), l);
+            if (s.step() < 0 || s.epochsDone() < 0 || l.count() < 0)
                 throw new IllegalArgumentException(file + ": negative step, epochs_done or epoch_loss_count in the metadata: " + s);
             return s;
         }

@@ -30,6 +30,7 @@ import org.attnface.engine.optim.Optimizer;
 import org.attnface.engine.optim.Sgd;
 import org.attnface.model.AgeGenderModel;
 import org.attnface.model.AuxLabels;
+import org.attnface.model.LossWeights;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
@@ -143,7 +144,7 @@ public final class Trainer {
         }
         batches = new Batches(set, device, cfg.imageSize(), mc.buckets());
 
-        Checkpoint.State state = new Checkpoint.State(0, 0, Double.NEGATIVE_INFINITY, -1, 0, 0);
+        Checkpoint.State state = new Checkpoint.State(0, 0, Double.NEGATIVE_INFINITY, -1, LossSums.ZERO);
         if (resume && Files.exists(last)) {
             Checkpoint.Loaded c = Checkpoint.read(last);
             c.modelConfig().checkCompatible(mc);
@@ -171,30 +172,28 @@ public final class Trainer {
         double trainRate = 0;
         for (int epoch = (int) (step / stepsPerEpoch); epoch < cfg.epochs(); epoch++) {
             int[] order = Batches.epochOrder(trainIdx, cfg.seed(), epoch);
-            double lossSum = step % stepsPerEpoch == 0 ? 0 : state.epochLossSum();
-            long lossCount = step % stepsPerEpoch == 0 ? 0 : state.epochLossCount();
+            LossSums sums = step % stepsPerEpoch == 0 ? LossSums.ZERO : state.epochLoss();
             int first = (int) (step - (long) epoch * stepsPerEpoch);
             Progress bar = new Progress(log, String.format(Locale.ROOT, "epoch %d/%d", epoch + 1, cfg.epochs()), stepsPerEpoch - first);
             float lastLoss = Float.NaN;
             batchNanos = 0;
             for (int b = first; b < stepsPerEpoch; b++) {
                 int[] idx = Arrays.copyOfRange(order, b * batch, (b + 1) * batch);
-                float loss;
+                float[] losses;
                 try {
-                    loss = trainStep(idx, step);
+                    losses = trainStep(idx, step);
                 } catch (OutOfDeviceMemoryException e) {
                     throw new IllegalStateException(e.getMessage() + ": --batch " + batch + " does not fit on this GPU, try --batch "
                             + e.suggestBatch(batch), e);
                 }
-                if (!Float.isNaN(loss)) {
-                    lossSum += loss;
-                    lossCount++;
-                    lastLoss = loss;
+                if (losses != null) {
+                    sums = sums.plus(losses);
+                    lastLoss = losses[0];
                 }
                 step++;
                 bar.update(b + 1 - first, (long) (b + 1 - first) * batch, lastLoss);
                 if (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0 && b + 1 < stepsPerEpoch) {
-                    state = new Checkpoint.State(step, epoch, state.bestMetric(), state.bestEpoch(), lossSum, lossCount);
+                    state = new Checkpoint.State(step, epoch, state.bestMetric(), state.bestEpoch(), sums);
                     Checkpoint.save(last, model, opt, cfg, state);
                 }
             }
@@ -209,11 +208,19 @@ public final class Trainer {
             Evaluation.Summary v = val.overall();
             double metric = v.ageAccuracy() + v.genderAccuracy();
             boolean best = !(metric <= state.bestMetric());   // NaN (empty validation set) counts as better than nothing
-            state = new Checkpoint.State(step, epoch + 1, best ? metric : state.bestMetric(), best ? epoch + 1 : state.bestEpoch(), 0, 0);
+            state = new Checkpoint.State(step, epoch + 1, best ? metric : state.bestMetric(), best ? epoch + 1 : state.bestEpoch(), LossSums.ZERO);
             Map<String, Object> line = new LinkedHashMap<>();
             line.put("epoch", epoch + 1);
             line.put("step", step);
-            line.put("train_loss", lossCount == 0 ? null : lossSum / lossCount);
+            line.put("train_loss", sums.count() == 0 ? null : sums.mean(sums.total()));
+            // the unweighted terms (the total weights them), only those trained
+            LossWeights w = cfg.lossWeights();
+            if (sums.count() > 0) {
+                if (w.gender() > 0) line.put("train_loss_gender", sums.mean(sums.gender()));
+                if (w.age() > 0) line.put("train_loss_age", sums.mean(sums.age()));
+                if (w.distance() > 0) line.put("train_loss_distance", sums.mean(sums.distance()));
+                if (w.aux() > 0) line.put("train_loss_aux", sums.mean(sums.aux()));
+            }
             line.put("lr", (double) schedule.lr((int) Math.max(0, step - 1)));
             line.put("val_gender_accuracy", v.genderAccuracy());
             line.put("val_age_bucket_accuracy", v.ageAccuracy());
@@ -234,9 +241,9 @@ public final class Trainer {
             members.forEach((name, ms) -> memberText.append(memberText.isEmpty() ? " (" : ", ").append(String.format(Locale.ROOT,
                     "%s %.2f%% / %.2f%%", name, 100 * ms.genderAccuracy(), 100 * ms.ageAccuracy())));
             if (!memberText.isEmpty()) memberText.append(")");
-            log.printf(Locale.ROOT, "epoch %d: train loss %.4f, val gender %.2f%%, age bucket %.2f%%, AABD %.3f, MAE %.2f y%s; %.1f img/s "
+            log.printf(Locale.ROOT, "epoch %d: train loss %.4f%s, val gender %.2f%%, age bucket %.2f%%, AABD %.3f, MAE %.2f y%s; %.1f img/s "
                             + "(batch preparation %.1f%% of the time)%s%n",
-                    epoch + 1, lossCount == 0 ? Double.NaN : lossSum / lossCount, 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
+                    epoch + 1, sums.mean(sums.total()), termText(sums, w), 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
                     v.ageMae(), memberText, trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "");
             if (inside < 0.5)
                 log.printf(Locale.ROOT, "warning: the attn network's spatial transformer samples only %.0f%% of its grid inside the image: "
@@ -278,24 +285,38 @@ public final class Trainer {
         }
     }
 
-    /** One optimiser step; returns the loss when it was read this step, else NaN. */
-    private float trainStep(int[] idx, long step) {
+    /** " (gender 0.412, age 1.234, ...)": the epoch's mean unweighted terms, those trained. */
+    private static String termText(LossSums s, LossWeights w) {
+        if (s.count() == 0) return "";
+        StringBuilder b = new StringBuilder();
+        if (w.gender() > 0) b.append(String.format(Locale.ROOT, ", gender %.4f", s.mean(s.gender())));
+        if (w.age() > 0) b.append(String.format(Locale.ROOT, ", age %.4f", s.mean(s.age())));
+        if (w.distance() > 0) b.append(String.format(Locale.ROOT, ", distance %.4f", s.mean(s.distance())));
+        if (w.aux() > 0) b.append(String.format(Locale.ROOT, ", aux %.4f", s.mean(s.aux())));
+        return " (" + b.substring(2) + ")";
+    }
+
+    /**
+     * One optimiser step; returns the losses (total, gender, age, distance, aux: {@link LossSums#plus})
+     * when they were read this step, else null.
+     */
+    private float[] trainStep(int[] idx, long step) {
         boolean read = step % Math.max(1, cfg.lossEvery()) == 0 || step == cfg.faultInjectStep();
-        float loss = Float.NaN;
+        float[] losses = null;
         try (TensorScope scope = TensorScope.open()) {
             Losses l = forwardBackward(idx, step);
             if (read) {
-                loss = l.total().item();
+                losses = new float[] {l.total().item(), l.gender().item(), l.age().item(), l.distance().item(), l.aux().item()};
                 Tensor bad = Tensor.empty(device, 1);
                 opt.flatGrads().backend().countNonFinite(opt.flatGrads(), bad);
                 int badGrads = (int) bad.item();
-                if (!Float.isFinite(loss) || badGrads > 0) fault(idx, step, loss, badGrads);
+                if (!Float.isFinite(losses[0]) || badGrads > 0) fault(idx, step, losses[0], badGrads);
             }
             if (cfg.clipGrad() > 0) clipGradients(opt.flatGrads(), cfg.clipGrad());
             opt.setLr(schedule.lr((int) step));
             opt.step();
         }
-        return loss;
+        return losses;
     }
 
     private Losses forwardBackward(int[] idx, long step) {

@@ -110,6 +110,12 @@ class CliEndToEndTest {
         AgeGenderModel m = Models.create(saved.modelConfig(), Device.CPU, 1);
         assertTrue(m.namedParameters().containsKey("resnet.race_head.weight") && m.namedParameters().containsKey("attn.fine_age_head.bias"));
         assertTrue(Files.readString(run.resolve("config.json")).contains("\"loss_aux\":0.5"));
+        // metrics.jsonl logs each unweighted term; the logged total is their weighted sum
+        Map<?, ?> line = (Map<?, ?>) Json.parse(Files.readAllLines(run.resolve("metrics.jsonl")).getLast());
+        double weighted = num(line, "train_loss_gender") + num(line, "train_loss_age") + 0.5 * num(line, "train_loss_distance")
+                + 0.5 * num(line, "train_loss_aux");
+        assertEquals(num(line, "train_loss"), weighted, 1e-4 * weighted, line.toString());
+        assertTrue(num(line, "train_loss_aux") > 0 && num(line, "train_loss_distance") > 0, line.toString());
         Cli.Outcome eval = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--threads", 2, "--cache-dir", cache));
         assertEquals(0, eval.exitCode(), eval.all());
         Cli.Outcome predict = Cli.run(Cli.args("predict", faces, "--checkpoint", run.resolve("last.safetensors"), "--format", "json"));
@@ -117,6 +123,11 @@ class CliEndToEndTest {
         Cli.Outcome five = Cli.run(Cli.args("train", "--data", faces, "--loss-weights", "1,1,0.5,0.5,1", "--out", tmp.resolve("x"), "--cache-dir", cache));
         assertEquals(2, five.exitCode(), five.all());
         assertTrue(five.all().contains("--loss-weights takes 3 or 4 numbers"), five.all());
+    }
+
+    private static double num(Map<?, ?> m, String key) {
+        assertTrue(m.get(key) instanceof Number, key + " in " + m);
+        return ((Number) m.get(key)).doubleValue();
     }
 
     /** One epoch of a 32x32 ensemble on {@code faces}, asserted to succeed; {@code extra} options are appended. */
@@ -199,6 +210,10 @@ class CliEndToEndTest {
         double genderAcc = ((Number) m.get("val_gender_accuracy")).doubleValue();
         assertTrue(genderAcc >= 0 && genderAcc <= 1, metrics.getFirst());
         assertTrue(Double.isFinite(((Number) m.get("train_loss")).doubleValue()), metrics.getFirst());
+        // the default weights 1,1,0.5 train no auxiliary heads: no aux term is logged
+        assertEquals(num(m, "train_loss"), num(m, "train_loss_gender") + num(m, "train_loss_age") + 0.5 * num(m, "train_loss_distance"),
+                1e-4 * num(m, "train_loss"), metrics.getFirst());
+        assertTrue(!m.containsKey("train_loss_aux"), metrics.getFirst());
         // one epoch from the identity transform: the attention region is still (almost) all on the image
         double inside = ((Number) m.get("val_attn_inside")).doubleValue();
         assertTrue(inside > 0.5 && inside <= 1, metrics.getFirst());
@@ -212,6 +227,15 @@ class CliEndToEndTest {
         assertEquals(testCount, ((Number) em.get("n")).intValue(), "eval uses the run's test split");
         assertTrue(eval.out().contains("| images | gender accuracy | age-bucket accuracy | AABD | age MAE (years) |"), eval.out());
         assertTrue(Files.size(report.resolve("confusion.png")) > 0 && Files.size(report.resolve("gender_probability.png")) > 0);
+
+        // --split train: the training images, to set against test for overfitting
+        Cli.Outcome onTrain = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("best.safetensors"), "--split", "train",
+                "--out", run.resolve("eval-train"), "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, onTrain.exitCode(), onTrain.all());
+        int trainCount = ((List<?>) ((Map<?, ?>) Json.parse(Files.readString(run.resolve("split.json")))).get("train")).size();
+        Map<?, ?> tm = (Map<?, ?>) Json.parse(Files.readString(run.resolve("eval-train").resolve("metrics.json")));
+        assertEquals(trainCount, ((Number) tm.get("n")).intValue(), "eval --split train uses the run's training split");
+        assertTrue(onTrain.out().contains("train split of"), onTrain.out());
 
         // without the run's split.json beside it, eval uses every image of the folder
         Path lone = Files.createDirectories(tmp.resolve("lone")).resolve("model.safetensors");

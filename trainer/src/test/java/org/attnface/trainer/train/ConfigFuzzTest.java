@@ -112,7 +112,7 @@ class ConfigFuzzTest {
         AgeGenderModel model = Models.create(mc, Device.CPU, 7);
         Sgd opt = new Sgd(model.parameters(), 0.01f, 0.9f, 0f);
         Path real = dir.resolve("real.safetensors");
-        Checkpoint.save(real, model, opt, sampleConfig(), new Checkpoint.State(12, 1, 0.5, 1, 3.25, 12));
+        Checkpoint.save(real, model, opt, sampleConfig(), new Checkpoint.State(12, 1, 0.5, 1, new LossSums(12, 3.25, 1.5, 1.25, 0.5, 0)));
         Checkpoint.Loaded back = Checkpoint.read(real);
         assertEquals(mc, back.modelConfig());
         assertEquals(sampleConfig(), back.trainConfig());
