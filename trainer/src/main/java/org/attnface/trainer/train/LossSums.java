@@ -1,5 +1,10 @@
 package org.attnface.trainer.train;
 
+import java.util.LinkedHashMap;
+import java.util.Map;
+
+import org.attnface.model.LossWeights;
+
 /**
  * One epoch's running sums of the losses read so far (every {@code --loss-every} steps): the
  * backpropagated weighted total and the unweighted terms, each summed over the ensemble's two
@@ -16,4 +21,15 @@ public record LossSums(long count, double total, double gender, double age, doub
 
     /** sum / count, or NaN when no loss was read. */
     public double mean(double sum) { return count == 0 ? Double.NaN : sum / count; }
+
+    /** The mean of each term that {@code w} trains, by name (gender, age, distance, aux); empty when no loss was read. */
+    public Map<String, Double> termMeans(LossWeights w) {
+        Map<String, Double> m = new LinkedHashMap<>();
+        if (count == 0) return m;
+        if (w.gender() > 0) m.put("gender", mean(gender));
+        if (w.age() > 0) m.put("age", mean(age));
+        if (w.distance() > 0) m.put("distance", mean(distance));
+        if (w.aux() > 0) m.put("aux", mean(aux));
+        return m;
+    }
 }

@@ -30,7 +30,6 @@ import org.attnface.engine.optim.Optimizer;
 import org.attnface.engine.optim.Sgd;
 import org.attnface.model.AgeGenderModel;
 import org.attnface.model.AuxLabels;
-import org.attnface.model.LossWeights;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
@@ -214,13 +213,8 @@ public final class Trainer {
             line.put("step", step);
             line.put("train_loss", sums.count() == 0 ? null : sums.mean(sums.total()));
             // the unweighted terms (the total weights them), only those trained
-            LossWeights w = cfg.lossWeights();
-            if (sums.count() > 0) {
-                if (w.gender() > 0) line.put("train_loss_gender", sums.mean(sums.gender()));
-                if (w.age() > 0) line.put("train_loss_age", sums.mean(sums.age()));
-                if (w.distance() > 0) line.put("train_loss_distance", sums.mean(sums.distance()));
-                if (w.aux() > 0) line.put("train_loss_aux", sums.mean(sums.aux()));
-            }
+            Map<String, Double> terms = sums.termMeans(cfg.lossWeights());
+            terms.forEach((name, mean) -> line.put("train_loss_" + name, mean));
             line.put("lr", (double) schedule.lr((int) Math.max(0, step - 1)));
             line.put("val_gender_accuracy", v.genderAccuracy());
             line.put("val_age_bucket_accuracy", v.ageAccuracy());
@@ -243,7 +237,7 @@ public final class Trainer {
             if (!memberText.isEmpty()) memberText.append(")");
             log.printf(Locale.ROOT, "epoch %d: train loss %.4f%s, val gender %.2f%%, age bucket %.2f%%, AABD %.3f, MAE %.2f y%s; %.1f img/s "
                             + "(batch preparation %.1f%% of the time)%s%n",
-                    epoch + 1, sums.mean(sums.total()), termText(sums, w), 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
+                    epoch + 1, sums.mean(sums.total()), termText(terms), 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
                     v.ageMae(), memberText, trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "");
             if (inside < 0.5)
                 log.printf(Locale.ROOT, "warning: the attn network's spatial transformer samples only %.0f%% of its grid inside the image: "
@@ -285,14 +279,11 @@ public final class Trainer {
         }
     }
 
-    /** " (gender 0.412, age 1.234, ...)": the epoch's mean unweighted terms, those trained. */
-    private static String termText(LossSums s, LossWeights w) {
-        if (s.count() == 0) return "";
+    /** " (gender 0.4120, age 1.2340, ...)" of {@link LossSums#termMeans}; "" when it is empty. */
+    private static String termText(Map<String, Double> terms) {
+        if (terms.isEmpty()) return "";
         StringBuilder b = new StringBuilder();
-        if (w.gender() > 0) b.append(String.format(Locale.ROOT, ", gender %.4f", s.mean(s.gender())));
-        if (w.age() > 0) b.append(String.format(Locale.ROOT, ", age %.4f", s.mean(s.age())));
-        if (w.distance() > 0) b.append(String.format(Locale.ROOT, ", distance %.4f", s.mean(s.distance())));
-        if (w.aux() > 0) b.append(String.format(Locale.ROOT, ", aux %.4f", s.mean(s.aux())));
+        terms.forEach((name, mean) -> b.append(String.format(Locale.ROOT, ", %s %.4f", name, mean)));
         return " (" + b.substring(2) + ")";
     }
 
