@@ -356,10 +356,17 @@ def main(argv=None):
     print(f"test ({test['count']} images): gender accuracy {test['genderAccuracy']:.4f}, age-bucket accuracy "
           f"{test['ageBucketAccuracy']:.4f}, AABD {test['aabd']:.4f}, age MAE {test['ageMae']:.2f}"
           f" ({(time.time() - t_start) / 60:.1f} min)")
+    # the members on the same images, as attnface eval's "Ensemble vs its members" table
+    members = {}
+    if isinstance(model, models.Ensemble):
+        for name in ("attn", "resnet"):
+            members[name] = evaluate(getattr(model, name), *sets["test"], cfg, bounds)
+            m = members[name]
+            print(f"  {name} member: gender accuracy {m['genderAccuracy']:.4f}, age-bucket accuracy {m['ageBucketAccuracy']:.4f}, AABD {m['aabd']:.4f}")
     out = args.out or (os.path.join(args.run, "torch-metrics.json") if args.run else None)
     if out:
         with open(out, "w") as f:
-            json.dump({"engine": "pytorch", "version": torch.__version__, "config": cfg, "history": history, "test": test}, f, indent=1)
+            json.dump({"engine": "pytorch", "version": torch.__version__, "config": cfg, "history": history, "test": test, "testMembers": members}, f, indent=1)
         print(f"metrics written to {out}")
 
 
