@@ -72,14 +72,14 @@ def parse_args(argv=None):
 DEFAULTS = {
     "model": "ensemble", "epochs": 15, "batch": 64, "lr": 0.01, "attnLr": 0.0, "momentum": 0.9, "weightDecay": 5e-4,
     "optimizer": "sgd", "schedule": "cosine", "warmupSteps": -1, "genderWeight": 1.0, "ageWeight": 1.0,
-    "distanceWeight": 0.5, "auxWeight": 0.0, "imageSize": 64, "resnetDepth": 18, "resnetWidth": 64, "attnWidth": 10, "storedSize": None, "ageBuckets": "0,10,20,30,40,50,60,70", "seed": 1,
+    "distanceWeight": 0.5, "auxWeight": 0.0, "zeroInitResidual": False, "imageSize": 64, "resnetDepth": 18, "resnetWidth": 64, "attnWidth": 10, "storedSize": None, "ageBuckets": "0,10,20,30,40,50,60,70", "seed": 1,
 }
 
 # the keys of the Java trainer's config.json (TrainConfig.toMap) for each setting
 ALIASES = {
     "model": ["arch"], "epochs": ["epochs"], "batch": ["batch"], "lr": ["lr"], "attnLr": ["attn_lr"], "momentum": ["momentum"],
     "weightDecay": ["weight_decay"], "optimizer": ["optimizer"], "warmupSteps": ["warmup_steps"],
-    "genderWeight": ["loss_gender"], "ageWeight": ["loss_age"], "distanceWeight": ["loss_distance"], "auxWeight": ["loss_aux"],
+    "genderWeight": ["loss_gender"], "ageWeight": ["loss_age"], "distanceWeight": ["loss_distance"], "auxWeight": ["loss_aux"], "zeroInitResidual": ["zero_init_residual"],
     "imageSize": ["image_size"], "resnetDepth": ["resnet_depth"], "resnetWidth": ["resnet_width"], "attnWidth": ["attn_width"], "storedSize": ["cache_size"], "ageBuckets": ["buckets"], "seed": ["seed"],
 }
 
@@ -302,6 +302,12 @@ def main(argv=None):
         print(f"{part}: {len(ns)} images")
     model = models.create(cfg["model"], cfg["imageSize"], len(bounds), int(cfg["resnetDepth"]), int(cfg["resnetWidth"]), int(cfg["attnWidth"]),
                           aux=float(cfg["auxWeight"]) > 0)
+    if cfg["zeroInitResidual"]:   # attnface's --zero-init-residual: every block starts as the identity
+        blocks = [m for m in model.modules() if isinstance(m, models.BasicBlock)]
+        if not blocks:
+            sys.exit(f"zero_init_residual is set but model {cfg['model']} has no ResNet blocks")
+        for b in blocks:
+            torch.nn.init.zeros_(b.bn2.weight)
     # attn_lr (ensemble only): the attn member's own peak rate, as a parameter group with the same schedule
     attn_lr = float(cfg["attnLr"] or 0)
     if attn_lr > 0:

@@ -34,6 +34,9 @@ public final class BasicBlock extends Module {
         }
     }
 
+    /** Sets bn2's gamma to 0: the residual branch then adds nothing and the block starts as relu(shortcut(x)). */
+    public void zeroInitResidual() { bn2.weight.backend().fill(bn2.weight, 0f); }
+
     @Override public Tensor forward(Tensor x) {
         Tensor y = Ops.relu(bn1.forward(conv1.forward(x)));
         y = bn2.forward(conv2.forward(y));

@@ -47,6 +47,21 @@ public final class ResNet extends MultiTaskNetwork {
         heads.named().forEach(this::child);
     }
 
+    /**
+     * Zeroes the last batch-norm gamma of every BasicBlock inside {@code m} (a ResNet or the
+     * ensemble) and returns how many blocks it changed: torchvision's zero_init_residual, which
+     * Goyal et al. (2017) found to help SGD early on.
+     */
+    public static int zeroInitResiduals(org.attnface.engine.nn.Module m) {
+        int n = 0;
+        for (org.attnface.engine.nn.Module c : m.namedModules().values())
+            if (c instanceof BasicBlock b) {
+                b.zeroInitResidual();
+                n++;
+            }
+        return n;
+    }
+
     public static int[] blocksPerStage(int depth) {
         return switch (depth) {
             case 10 -> new int[] {1, 1, 1, 1};

@@ -99,7 +99,7 @@ public final class ExperimentsCommand implements Callable<Integer> {
                 Files.copy(sharedSplit, run.resolve("split.json"), StandardCopyOption.REPLACE_EXISTING);
             boolean done = Files.exists(run.resolve("last.safetensors"));
             TrainConfig cfg = new TrainConfig(data.toString(), v.arch(), epochs, batch, lr, 0f, "sgd", 0.9f, 5e-4f, -1, imageSize, imageSize * 9 / 8,
-                    "0,10,20,30,40,50,60,70", 18, 64, ModelConfig.ATTN_WIDTH, v.attention(), v.feedGender(), false, v.weights()[0], v.weights()[1], v.weights()[2], 0f,
+                    "0,10,20,30,40,50,60,70", 18, 64, ModelConfig.ATTN_WIDTH, v.attention(), v.feedGender(), false, v.weights()[0], v.weights()[1], v.weights()[2], 0f, false,
                     device, Backends.cpuThreads(), seed, limit, 0, d == Device.CPU ? 1 : 10, 0f, 0.7, 0.15, cache, -1);
             Trainer.Result r = Trainer.run(cfg, run, done, System.out);
             if (!Files.exists(sharedSplit)) Files.copy(run.resolve("split.json"), sharedSplit);

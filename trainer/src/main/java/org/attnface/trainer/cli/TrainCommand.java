@@ -91,6 +91,10 @@ public final class TrainCommand implements Callable<Integer> {
             + " [, auxiliary race CE + CE of the age in 5-year bins: a 4th weight > 0 adds those two training-only heads] (default: ${DEFAULT-VALUE})")
     List<Float> lossWeights;
 
+    @Option(names = "--zero-init-residual", description = "resnet, ensemble: start the last batch norm of every ResNet block at gamma 0,"
+            + " so each block starts as the identity (torchvision's zero_init_residual)")
+    boolean zeroInitResidual;
+
     @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
     String device;
 
@@ -171,6 +175,8 @@ public final class TrainCommand implements Callable<Integer> {
                 throw new ParameterException(spec.commandLine(), "--resnet-depth must be 10, 18 or 34, not " + resnetDepth);
             if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], not " + resnetWidth);
+            if (model.equals("attn") && zeroInitResidual)
+                throw new ParameterException(spec.commandLine(), "--zero-init-residual changes the ResNet of --model resnet or ensemble; --model attn has none");
             if (model.equals("resnet") && attnWidth != ModelConfig.ATTN_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--attn-width shapes the attn network of --model attn or ensemble; --model resnet has none");
             if (attnWidth < 1 || attnWidth > ModelConfig.MAX_ATTN_WIDTH)
@@ -178,7 +184,7 @@ public final class TrainCommand implements Callable<Integer> {
             cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, attnLr == null ? 0f : attnLr, optimizer, momentum, weightDecay,
                     warmupSteps, imageSize, cs,
                     buckets, resnetDepth, resnetWidth, attnWidth, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
-                    lossWeights.size() == 4 ? lossWeights.get(3) : 0f, device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
+                    lossWeights.size() == 4 ? lossWeights.get(3) : 0f, zeroInitResidual, device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
         }
         profile.start(d);
         Trainer.Result r;

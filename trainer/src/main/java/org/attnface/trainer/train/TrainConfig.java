@@ -19,12 +19,14 @@ import org.attnface.model.ModelConfig;
  * "resnet" and "ensemble" (18 and 64 in MODELS.md, and for configs written before they existed);
  * {@code attnWidth} the attn trunk of "attn" and "ensemble" (10, likewise). {@code lossAux} > 0
  * gives the networks the auxiliary race and fine-age (5-year bins) heads and weights their loss (0, none,
- * for configs written before it existed).
+ * for configs written before it existed). {@code zeroInitResidual} starts the last batch norm of every
+ * ResNet block at gamma 0, so each block begins as the identity (Goyal et al. 2017; torchvision's
+ * zero_init_residual); false for configs written before it existed.
  */
 public record TrainConfig(
         String data, String arch, int epochs, int batch, float lr, float attnLr, String optimizer, float momentum, float weightDecay,
         int warmupSteps, int imageSize, int cacheSize, String buckets, int resnetDepth, int resnetWidth, int attnWidth, boolean attention, boolean feedGender, boolean detachGender,
-        float lossGender, float lossAge, float lossDistance, float lossAux, String device, int threads, long seed, int limit,
+        float lossGender, float lossAge, float lossDistance, float lossAux, boolean zeroInitResidual, String device, int threads, long seed, int limit,
         int checkpointEvery, int lossEvery, float clipGrad, double trainFraction, double valFraction, String cacheDir,
         long faultInjectStep) {
 
@@ -39,13 +41,13 @@ public record TrainConfig(
 
     public TrainConfig withEpochs(int e) {
         return new TrainConfig(data, arch, e, batch, lr, attnLr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
-                resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, lossAux, device, threads, seed, limit, checkpointEvery,
+                resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, lossAux, zeroInitResidual, device, threads, seed, limit, checkpointEvery,
                 lossEvery, clipGrad, trainFraction, valFraction, cacheDir, faultInjectStep);
     }
 
     public TrainConfig withRuntime(String newData, String newDevice, int newThreads, String newCacheDir, long newFaultStep) {
         return new TrainConfig(newData, arch, epochs, batch, lr, attnLr, optimizer, momentum, weightDecay, warmupSteps, imageSize, cacheSize, buckets,
-                resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, lossAux, newDevice, newThreads, seed, limit, checkpointEvery,
+                resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, lossGender, lossAge, lossDistance, lossAux, zeroInitResidual, newDevice, newThreads, seed, limit, checkpointEvery,
                 lossEvery, clipGrad, trainFraction, valFraction, newCacheDir, newFaultStep);
     }
 
@@ -74,6 +76,7 @@ public record TrainConfig(
         m.put("loss_age", (double) lossAge);
         m.put("loss_distance", (double) lossDistance);
         m.put("loss_aux", (double) lossAux);
+        m.put("zero_init_residual", zeroInitResidual);
         m.put("device", device);
         m.put("threads", threads);
         m.put("seed", seed);
@@ -131,7 +134,8 @@ public record TrainConfig(
                     integer(m, "cache_size", ModelConfig.MIN_IMAGE_SIZE, 2 * MAX_IMAGE_SIZE), buckets, resnetDepth, resnetWidth, attnWidth,
                     bool(m, "attention"), bool(m, "feed_gender"), bool(m, "detach_gender"),
                     flt(m, "loss_gender", 0, 1e6), flt(m, "loss_age", 0, 1e6), flt(m, "loss_distance", 0, 1e6),
-                    m.containsKey("loss_aux") ? flt(m, "loss_aux", 0, 1e6) : 0f, str(m, "device", true),
+                    m.containsKey("loss_aux") ? flt(m, "loss_aux", 0, 1e6) : 0f,
+                    m.containsKey("zero_init_residual") && bool(m, "zero_init_residual"), str(m, "device", true),
                     integer(m, "threads", 0, MAX_THREADS), whole(m, "seed", Long.MIN_VALUE, Long.MAX_VALUE), integer(m, "limit", 0, Integer.MAX_VALUE),
                     integer(m, "checkpoint_every", 0, Integer.MAX_VALUE), integer(m, "loss_every", 1, Integer.MAX_VALUE), flt(m, "clip_grad", 0, 1e9),
                     trainFraction, valFraction, str(m, "cache_dir", true), whole(m, "fault_inject_step", -1, Long.MAX_VALUE));

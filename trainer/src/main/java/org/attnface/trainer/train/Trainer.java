@@ -129,6 +129,8 @@ public final class Trainer {
             return new Result(runDir, null, Double.NaN, -1, 0, 0, set, testIdx);
         }
         model = Models.create(mc, device, cfg.seed());
+        if (cfg.zeroInitResidual() && org.attnface.model.resnet.ResNet.zeroInitResiduals(model) == 0)
+            throw new TrainingFault("zero_init_residual is set but model '" + mc.arch() + "' has no ResNet blocks");
         model.train();
         opt = switch (cfg.optimizer()) {
             case "sgd" -> new Sgd(model.parameters(), cfg.lr(), cfg.momentum(), cfg.weightDecay());

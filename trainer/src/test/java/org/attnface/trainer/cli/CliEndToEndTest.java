@@ -89,6 +89,9 @@ class CliEndToEndTest {
         Cli.Outcome attn = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--resnet-width", 8, "--out", tmp.resolve("x"), "--cache-dir", cache));
         assertEquals(2, attn.exitCode(), attn.all());
         assertTrue(attn.all().contains("--model attn has none"), attn.all());
+        Cli.Outcome zero = Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--zero-init-residual", "--out", tmp.resolve("x"), "--cache-dir", cache));
+        assertEquals(2, zero.exitCode(), zero.all());
+        assertTrue(zero.all().contains("--zero-init-residual changes the ResNet of --model resnet or ensemble"), zero.all());
         Cli.Outcome depth = Cli.run(Cli.args("train", "--data", faces, "--model", "resnet", "--resnet-depth", 50, "--out", tmp.resolve("y"), "--cache-dir", cache));
         assertEquals(2, depth.exitCode(), depth.all());
         assertTrue(depth.all().contains("--resnet-depth must be 10, 18 or 34, not 50"), depth.all());
@@ -103,9 +106,11 @@ class CliEndToEndTest {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 60, 80, 4);
         Path run = tmp.resolve("aux"), cache = tmp.resolve("cache");
-        trainTinyEnsemble(faces, run, cache, "--resnet-depth", 10, "--resnet-width", 8, "--attn-width", 6, "--loss-weights", "1,1,0.5,0.5");
+        trainTinyEnsemble(faces, run, cache, "--resnet-depth", 10, "--resnet-width", 8, "--attn-width", 6, "--loss-weights", "1,1,0.5,0.5",
+                "--zero-init-residual");
         Checkpoint.Loaded saved = Checkpoint.read(run.resolve("last.safetensors"));
         assertTrue(saved.modelConfig().auxHeads());
+        assertTrue(saved.trainConfig().zeroInitResidual());
         assertEquals(0.5f, saved.trainConfig().lossAux());
         AgeGenderModel m = Models.create(saved.modelConfig(), Device.CPU, 1);
         assertTrue(m.namedParameters().containsKey("resnet.race_head.weight") && m.namedParameters().containsKey("attn.fine_age_head.bias"));

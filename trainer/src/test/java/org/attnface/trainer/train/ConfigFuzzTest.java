@@ -91,6 +91,17 @@ class ConfigFuzzTest {
     }
 
     @Test
+    void zeroInitResidualIsOptionalAndRoundTrips() {
+        String json = sampleConfig().toJson();
+        assertTrue(json.contains("\"zero_init_residual\":false"), json);
+        assertTrue(TrainConfig.fromJson(json.replace("\"zero_init_residual\":false", "\"zero_init_residual\":true"), "z.json").zeroInitResidual());
+        assertTrue(!TrainConfig.fromJson(json.replace("\"zero_init_residual\":false,", ""), "config.json of an older run").zeroInitResidual());
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> TrainConfig.fromJson(json.replace("\"zero_init_residual\":false", "\"zero_init_residual\":1"), "z.json"));
+        assertTrue(e.getMessage().contains("zero_init_residual"), e.getMessage());
+    }
+
+    @Test
     void mutatedSplitJsonLoadsOrIsRefusedCleanly() throws IOException {
         List<String> train = new ArrayList<>(), val = new ArrayList<>(), test = new ArrayList<>();
         for (int i = 0; i < 20; i++) (i < 14 ? train : i < 17 ? val : test).add((20 + i) + "_" + (i % 2) + "_0_2017010" + i + ".jpg");
@@ -159,7 +170,7 @@ class ConfigFuzzTest {
 
     static TrainConfig sampleConfig() {
         return new TrainConfig("/data/utkface", "attn", 3, 16, 0.01f, 0f, "sgd", 0.9f, 5e-4f, 10, 64, 72, "0,10,20,30,40,50,60,70",
-                18, 64, 10, true, true, false, 1f, 1f, 0.5f, 0f, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
+                18, 64, 10, true, true, false, 1f, 1f, 0.5f, 0f, false, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
     }
 
     /** A safetensors file with {@code header} (possibly broken JSON) and one 4-byte tensor. */
