@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
 class ZeroInitResidualTest {
 
     @Test
-    void zeroesTheLastGammaOfEveryBlockAndNothingElse() {
+    void zeroesTheLastGammaOfEveryBlockAndKeepsTheFirst() {
         AgeGenderModel m = Models.create(Fixtures.config("ensemble", 64), Device.CPU, 1);
         assertEquals(8, ResNet.zeroInitResiduals(m), "ResNet-18 has 8 BasicBlocks; the attn member has none");
         int zeroed = 0;

@@ -4,6 +4,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.nn.BatchNorm2d;
 import org.attnface.engine.nn.Conv2d;
+import org.attnface.engine.nn.Module;
 import org.attnface.engine.nn.Sequential;
 import org.attnface.engine.ops.Ops;
 import org.attnface.model.Explanation;
@@ -52,9 +53,9 @@ public final class ResNet extends MultiTaskNetwork {
      * ensemble) and returns how many blocks it changed: torchvision's zero_init_residual, which
      * Goyal et al. (2017) found to help SGD early on.
      */
-    public static int zeroInitResiduals(org.attnface.engine.nn.Module m) {
+    public static int zeroInitResiduals(Module m) {
         int n = 0;
-        for (org.attnface.engine.nn.Module c : m.namedModules().values())
+        for (Module c : m.namedModules().values())
             if (c instanceof BasicBlock b) {
                 b.zeroInitResidual();
                 n++;

@@ -35,6 +35,7 @@ import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
 import org.attnface.model.attn.AttnCnn;
 import org.attnface.model.ensemble.Ensemble;
+import org.attnface.model.resnet.ResNet;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceFolder;
 import org.attnface.trainer.data.FaceSet;
@@ -129,7 +130,7 @@ public final class Trainer {
             return new Result(runDir, null, Double.NaN, -1, 0, 0, set, testIdx);
         }
         model = Models.create(mc, device, cfg.seed());
-        if (cfg.zeroInitResidual() && org.attnface.model.resnet.ResNet.zeroInitResiduals(model) == 0)
+        if (cfg.zeroInitResidual() && ResNet.zeroInitResiduals(model) == 0)
             throw new TrainingFault("zero_init_residual is set but model '" + mc.arch() + "' has no ResNet blocks");
         model.train();
         opt = switch (cfg.optimizer()) {
