@@ -4,6 +4,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.nn.BatchNorm2d;
 import org.attnface.engine.nn.Conv2d;
+import org.attnface.engine.nn.Init;
 import org.attnface.engine.nn.Module;
 import org.attnface.engine.nn.Sequential;
 import org.attnface.engine.ops.Ops;
@@ -35,7 +36,7 @@ public final class BasicBlock extends Module {
     }
 
     /** Sets bn2's gamma to 0: the residual branch then adds nothing and the block starts as relu(shortcut(x)). */
-    public void zeroInitResidual() { bn2.weight.backend().fill(bn2.weight, 0f); }
+    public void zeroInitResidual() { Init.fill(bn2.weight, 0f); }
 
     @Override public Tensor forward(Tensor x) {
         Tensor y = Ops.relu(bn1.forward(conv1.forward(x)));
