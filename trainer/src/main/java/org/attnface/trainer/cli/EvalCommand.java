@@ -17,6 +17,7 @@ import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.data.FaceFolder;
 import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.Split;
+import org.attnface.trainer.metrics.AgeRule;
 import org.attnface.trainer.metrics.Evaluation;
 import org.attnface.trainer.report.Charts;
 import org.attnface.trainer.train.Trainer;
@@ -68,10 +69,16 @@ public final class EvalCommand implements Callable<Integer> {
             + " probabilities, the ResNet's is 1 - w (default: ${DEFAULT-VALUE}, the paper's plain average); choose it with --split val")
     float attnWeight;
 
+    @Option(names = "--age-rule", defaultValue = "argmax", description = "argmax (the paper's: the likeliest bucket, best age-bucket"
+            + " accuracy) or median (the bucket where the cumulative probability reaches 1/2: the least expected bucket distance,"
+            + " best AABD); every table and the confusion matrix use it (default: ${DEFAULT-VALUE})")
+    String ageRule;
+
     @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
     Path cacheDir;
 
     @Override public Integer call() throws Exception {
+        AgeRule rule = AgeRule.parse(ageRule);
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
@@ -99,6 +106,7 @@ public final class EvalCommand implements Callable<Integer> {
             title = "all " + idx.length + " images in " + data;
         }
         if (mirror) title += ", each averaged with its mirror image";
+        if (rule != AgeRule.ARGMAX) title += ", age bucket by the " + rule + " rule";
         if (inf.model() instanceof Ensemble && attnWeight != 0.5f) title += String.format(Locale.ROOT, ", attn weight %.2f", attnWeight);
         if (idx.length == 0) throw new IllegalArgumentException("nothing to evaluate: the " + part + " split is empty");
         // A no-grad forward keeps its activations until the batch is done: 256 images at 128x128
@@ -114,11 +122,11 @@ public final class EvalCommand implements Callable<Integer> {
             if (inf.model() instanceof Ensemble e) {
                 // Each member once; the ensemble is their weighted mean (RQ4: does it beat both on the same images?).
                 var m = Trainer.Members.of(e, b, idx, batch, mirror);
-                ev = Trainer.evaluation(m.mix(attnWeight), set, idx, inf.config());
-                members.putAll(m.evaluations(set, idx, inf.config()));
-                sweep = weightSweep(m, set, idx, inf.config());
+                ev = Trainer.evaluation(m.mix(attnWeight), set, idx, inf.config(), rule);
+                members.putAll(m.evaluations(set, idx, inf.config(), rule));
+                sweep = weightSweep(m, set, idx, inf.config(), rule);
             } else {
-                ev = Trainer.evaluate(inf.model(), b, idx, inf.config(), batch, mirror);
+                ev = Trainer.evaluation(Trainer.probabilities(inf.model(), b, idx, batch, mirror), set, idx, inf.config(), rule);
             }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
@@ -132,6 +140,7 @@ public final class EvalCommand implements Callable<Integer> {
         json.put("arch", inf.config().arch());
         json.put("evaluated_on", title);
         json.put("mirror", mirror);
+        json.put("age_rule", rule.toString());
         if (inf.model() instanceof Ensemble e) json.put("attn_weight", (double) e.attnWeight());
         json.putAll(ev.toJson());
         if (!members.isEmpty()) {
@@ -148,11 +157,11 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     /** The ensemble's metrics for attn weights 0, 0.1, ..., 1: pick --attn-weight from this table on the validation split. */
-    private static String weightSweep(Trainer.Members m, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc) {
+    private static String weightSweep(Trainer.Members m, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc, AgeRule rule) {
         StringBuilder b = new StringBuilder("\n## Ensemble attn weight (choose it on `--split val`, then report `--split test` with it)\n\n"
                 + "| attn weight | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
         for (int i = 0; i <= 10; i++) {
-            Evaluation.Summary s = Trainer.evaluation(m.mix(i / 10f), set, idx, mc).overall();
+            Evaluation.Summary s = Trainer.evaluation(m.mix(i / 10f), set, idx, mc, rule).overall();
             b.append(String.format(Locale.ROOT, "| %.1f | %.2f%% | %.2f%% | %.3f |%n",
                     i / 10f, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
         }

@@ -20,6 +20,7 @@ import org.attnface.model.Prediction;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.UnusableImageException;
+import org.attnface.trainer.metrics.AgeRule;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -47,6 +48,10 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--attn-weight", defaultValue = "0.5", description = "ensemble only: the attn network's weight (as eval --attn-weight; default: ${DEFAULT-VALUE})")
     float attnWeight;
 
+    @Option(names = "--age-rule", defaultValue = "argmax", description = "argmax or median: how the age bucket is picked from its"
+            + " distribution (as eval --age-rule; default: ${DEFAULT-VALUE})")
+    String ageRule;
+
     @Option(names = "--format", defaultValue = "csv", description = "csv or json (default: ${DEFAULT-VALUE})")
     String format;
 
@@ -61,6 +66,7 @@ public final class PredictCommand implements Callable<Integer> {
 
     @Override public Integer call() throws Exception {
         if (!format.equals("csv") && !format.equals("json")) throw new IllegalArgumentException("--format must be csv or json, not '" + format + "'");
+        AgeRule rule = AgeRule.parse(ageRule);
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         if (!Files.exists(input)) throw new java.nio.file.NoSuchFileException(input.toString(), null, "no such image or folder");
@@ -94,8 +100,7 @@ public final class PredictCommand implements Callable<Integer> {
                     Tensor x = b.images(new int[] {0}, false, 0);
                     Prediction p = mirror ? inf.model().predictMirrored(x) : inf.model().predict(x);
                     float[] g = p.genderProbs().toArray(), a = p.ageProbs().toArray();
-                    int gi = g[1] > g[0] ? 1 : 0, ai = 0;
-                    for (int k = 1; k < a.length; k++) if (a[k] > a[ai]) ai = k;
+                    int gi = g[1] > g[0] ? 1 : 0, ai = rule.pick(a, 0, a.length);
                     Map<String, Object> row = new LinkedHashMap<>();
                     row.put("file", f.toString());
                     row.put("gender", gi == 1 ? "female" : "male");

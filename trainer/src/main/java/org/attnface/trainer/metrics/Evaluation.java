@@ -17,25 +17,30 @@ import org.attnface.trainer.data.UtkName;
  */
 public final class Evaluation {
     private final AgeBuckets buckets;
+    private final AgeRule rule;
     private final List<int[]> truth = new ArrayList<>();      // gender, age, race, bucket
     private final List<int[]> predicted = new ArrayList<>();  // gender, bucket
     private final List<float[]> probs = new ArrayList<>();    // P(female), P(predicted bucket), expected age
 
-    public Evaluation(AgeBuckets buckets) { this.buckets = buckets; }
+    public Evaluation(AgeBuckets buckets) { this(buckets, AgeRule.ARGMAX); }
+
+    /** {@code rule} picks each image's age bucket from its distribution (the paper's is argmax). */
+    public Evaluation(AgeBuckets buckets, AgeRule rule) {
+        this.buckets = buckets;
+        this.rule = rule;
+    }
 
     public AgeBuckets buckets() { return buckets; }
+
+    public AgeRule rule() { return rule; }
 
     /** One image: its labels and the model's two probability vectors. */
     public void add(int gender, int age, int race, float[] genderProbs, int genderOffset, float[] ageProbs, int ageOffset) {
         int b = buckets.count();
         int predGender = genderProbs[genderOffset + 1] > genderProbs[genderOffset] ? 1 : 0;
-        int predBucket = 0;
+        int predBucket = rule.pick(ageProbs, ageOffset, b);
         double expectedAge = 0;
-        for (int k = 0; k < b; k++) {
-            float p = ageProbs[ageOffset + k];
-            if (p > ageProbs[ageOffset + predBucket]) predBucket = k;
-            expectedAge += p * buckets.centre(k);
-        }
+        for (int k = 0; k < b; k++) expectedAge += ageProbs[ageOffset + k] * buckets.centre(k);
         truth.add(new int[] {gender, age, race, buckets.bucketOf(age)});
         predicted.add(new int[] {predGender, predBucket});
         probs.add(new float[] {genderProbs[genderOffset + 1], ageProbs[ageOffset + predBucket], (float) expectedAge});
@@ -121,6 +126,7 @@ public final class Evaluation {
     public Map<String, Object> toJson() {
         Map<String, Object> m = new LinkedHashMap<>(overall().toMap());
         m.put("buckets", buckets.spec());
+        m.put("age_rule", rule.toString());
         List<Object> rows = new ArrayList<>();
         for (int[] r : confusion()) rows.add(r);
         m.put("confusion", rows);

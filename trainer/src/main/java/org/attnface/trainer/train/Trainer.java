@@ -40,6 +40,7 @@ import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceFolder;
 import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.Split;
+import org.attnface.trainer.metrics.AgeRule;
 import org.attnface.trainer.metrics.Evaluation;
 import org.attnface.trainer.report.Charts;
 
@@ -407,9 +408,13 @@ public final class Trainer {
 
         /** Each member's metrics: "attn", then "resnet". */
         public Map<String, Evaluation> evaluations(FaceSet set, int[] indices, ModelConfig mc) {
+            return evaluations(set, indices, mc, AgeRule.ARGMAX);
+        }
+
+        public Map<String, Evaluation> evaluations(FaceSet set, int[] indices, ModelConfig mc, AgeRule rule) {
             Map<String, Evaluation> m = new LinkedHashMap<>();
-            m.put("attn", evaluation(attn, set, indices, mc));
-            m.put("resnet", evaluation(resnet, set, indices, mc));
+            m.put("attn", evaluation(attn, set, indices, mc, rule));
+            m.put("resnet", evaluation(resnet, set, indices, mc, rule));
             return m;
         }
     }
@@ -440,7 +445,12 @@ public final class Trainer {
 
     /** The metrics of {@code p}, the probabilities of the images {@code indices} of {@code set}. */
     public static Evaluation evaluation(Probabilities p, FaceSet set, int[] indices, ModelConfig mc) {
-        Evaluation ev = new Evaluation(mc.buckets());
+        return evaluation(p, set, indices, mc, AgeRule.ARGMAX);
+    }
+
+    /** As above, each image's age bucket picked from its distribution by {@code rule}. */
+    public static Evaluation evaluation(Probabilities p, FaceSet set, int[] indices, ModelConfig mc, AgeRule rule) {
+        Evaluation ev = new Evaluation(mc.buckets(), rule);
         int b = mc.buckets().count();
         for (int i = 0; i < indices.length; i++)
             ev.add(set.genders()[indices[i]], set.ages()[indices[i]], set.races()[indices[i]], p.gender(), i * 2, p.age(), i * b);

@@ -184,6 +184,22 @@ class CliEndToEndTest {
 
         Cli.Outcome predict = Cli.run(Cli.args("predict", faces, "--checkpoint", run.resolve("last.safetensors"), "--mirror", "--attn-weight", 0.3));
         assertEquals(0, predict.exitCode(), predict.all());
+
+        // --age-rule median changes only how the bucket is read from the same probabilities
+        Cli.Outcome median = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--split", "val",
+                "--age-rule", "median", "--out", tmp.resolve("median"), "--threads", 2, "--cache-dir", cache));
+        assertEquals(0, median.exitCode(), median.all());
+        Map<?, ?> mm = (Map<?, ?>) Json.parse(Files.readString(tmp.resolve("median").resolve("metrics.json")));
+        assertEquals("median", mm.get("age_rule"));
+        assertEquals("argmax", pm.get("age_rule"));
+        assertTrue(((String) mm.get("evaluated_on")).contains("age bucket by the median rule"), (String) mm.get("evaluated_on"));
+        for (String k : List.of("gender_accuracy", "age_mae"))
+            assertEquals(((Number) pm.get(k)).doubleValue(), ((Number) mm.get(k)).doubleValue(), 1e-12, k);
+        Cli.Outcome medianPredict = Cli.run(Cli.args("predict", faces, "--checkpoint", run.resolve("last.safetensors"), "--age-rule", "median"));
+        assertEquals(0, medianPredict.exitCode(), medianPredict.all());
+        Cli.Outcome badRule = Cli.run(Cli.args("predict", faces, "--checkpoint", run.resolve("last.safetensors"), "--age-rule", "mode"));
+        assertEquals(Main.EXIT_BAD_INPUT, badRule.exitCode());
+        assertTrue(badRule.err().contains("--age-rule must be argmax or median, not 'mode'"), badRule.err());
         Cli.Outcome bad = Cli.run(Cli.args("eval", "--data", faces, "--checkpoint", run.resolve("last.safetensors"), "--attn-weight", 2, "--cache-dir", cache));
         assertEquals(Main.EXIT_BAD_INPUT, bad.exitCode());
         assertTrue(bad.err().contains("ensemble attn weight must be in [0, 1], got 2.0"), bad.err());
