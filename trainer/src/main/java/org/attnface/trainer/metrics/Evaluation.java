@@ -32,8 +32,6 @@ public final class Evaluation {
 
     public AgeBuckets buckets() { return buckets; }
 
-    public AgeRule rule() { return rule; }
-
     /** One image: its labels and the model's two probability vectors. */
     public void add(int gender, int age, int race, float[] genderProbs, int genderOffset, float[] ageProbs, int ageOffset) {
         int b = buckets.count();

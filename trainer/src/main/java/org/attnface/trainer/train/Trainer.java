@@ -267,8 +267,8 @@ public final class Trainer {
     private Evaluation validate(int[] idx, ModelConfig mc, int batch, Map<String, Evaluation.Summary> members) {
         if (!(model instanceof Ensemble e)) return evaluate(model, batches, idx, mc, batch);
         Members m = Members.of(e, batches, idx, batch, false);
-        m.evaluations(batches.set(), idx, mc).forEach((name, ev) -> members.put(name, ev.overall()));
-        return evaluation(m.mix(e.attnWeight()), batches.set(), idx, mc);
+        m.evaluations(batches.set(), idx, mc, AgeRule.ARGMAX).forEach((name, ev) -> members.put(name, ev.overall()));
+        return evaluation(m.mix(e.attnWeight()), batches.set(), idx, mc, AgeRule.ARGMAX);
     }
 
     /** {@link AttnCnn#insideFraction} of the attn network (alone or in the ensemble) on these images; NaN when it has no attention. */
@@ -375,12 +375,7 @@ public final class Trainer {
 
     /** Predictions of {@code model} on images (centre crop) against their labels. */
     public static Evaluation evaluate(AgeGenderModel model, Batches batches, int[] indices, ModelConfig mc, int batchSize) {
-        return evaluate(model, batches, indices, mc, batchSize, false);
-    }
-
-    /** With {@code mirrored}, each image's probabilities are the mean over it and its mirror image (test-time augmentation). */
-    public static Evaluation evaluate(AgeGenderModel model, Batches batches, int[] indices, ModelConfig mc, int batchSize, boolean mirrored) {
-        return evaluation(probabilities(model, batches, indices, batchSize, mirrored), batches.set(), indices, mc);
+        return evaluation(probabilities(model, batches, indices, batchSize, false), batches.set(), indices, mc, AgeRule.ARGMAX);
     }
 
     /** Class probabilities of n images: gender [n * 2] and age bucket [n * B], row by row. */
@@ -407,10 +402,6 @@ public final class Trainer {
         public Probabilities mix(float w) { return Probabilities.mix(attn, resnet, w); }
 
         /** Each member's metrics: "attn", then "resnet". */
-        public Map<String, Evaluation> evaluations(FaceSet set, int[] indices, ModelConfig mc) {
-            return evaluations(set, indices, mc, AgeRule.ARGMAX);
-        }
-
         public Map<String, Evaluation> evaluations(FaceSet set, int[] indices, ModelConfig mc, AgeRule rule) {
             Map<String, Evaluation> m = new LinkedHashMap<>();
             m.put("attn", evaluation(attn, set, indices, mc, rule));
@@ -443,12 +434,7 @@ public final class Trainer {
         return new Probabilities(gender, age);
     }
 
-    /** The metrics of {@code p}, the probabilities of the images {@code indices} of {@code set}. */
-    public static Evaluation evaluation(Probabilities p, FaceSet set, int[] indices, ModelConfig mc) {
-        return evaluation(p, set, indices, mc, AgeRule.ARGMAX);
-    }
-
-    /** As above, each image's age bucket picked from its distribution by {@code rule}. */
+    /** The metrics of {@code p}, the probabilities of the images {@code indices} of {@code set}; {@code rule} reads each age bucket. */
     public static Evaluation evaluation(Probabilities p, FaceSet set, int[] indices, ModelConfig mc, AgeRule rule) {
         Evaluation ev = new Evaluation(mc.buckets(), rule);
         int b = mc.buckets().count();
