@@ -173,6 +173,8 @@ public final class Trainer {
         long step = state.step();
         Evaluation val = null;
         double trainRate = 0;
+        long runStart = System.nanoTime();
+        int firstEpoch = (int) (step / stepsPerEpoch);
         for (int epoch = (int) (step / stepsPerEpoch); epoch < cfg.epochs(); epoch++) {
             int[] order = Batches.epochOrder(trainIdx, cfg.seed(), epoch);
             LossSums sums = step % stepsPerEpoch == 0 ? LossSums.ZERO : state.epochLoss();
@@ -240,9 +242,10 @@ public final class Trainer {
                     "%s %.2f%% / %.2f%%", name, 100 * ms.genderAccuracy(), 100 * ms.ageAccuracy())));
             if (!memberText.isEmpty()) memberText.append(")");
             log.printf(Locale.ROOT, "epoch %d: train loss %.4f%s, val gender %.2f%%, age bucket %.2f%%, AABD %.3f, MAE %.2f y%s; %.1f img/s "
-                            + "(batch preparation %.1f%% of the time)%s%n",
+                            + "(batch preparation %.1f%% of the time)%s%s%n",
                     epoch + 1, sums.mean(sums.total()), termText(terms), 100 * v.genderAccuracy(), 100 * v.ageAccuracy(), v.aabd(),
-                    v.ageMae(), memberText, trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "");
+                    v.ageMae(), memberText, trainRate, 100 * batchNanos / 1e9 / Math.max(1e-9, seconds), best ? " (best so far)" : "",
+                    runEta(runStart, epoch + 1 - firstEpoch, cfg.epochs() - epoch - 1));
             if (inside < 0.5)
                 log.printf(Locale.ROOT, "warning: the attn network's spatial transformer samples only %.0f%% of its grid inside the image: "
                         + "it sees mostly padding and will not recover; lower its rate (%s)%n", 100 * inside,
@@ -281,6 +284,18 @@ public final class Trainer {
             if (e instanceof RuntimeException r) throw r;
             throw new IllegalStateException(e);
         }
+    }
+
+    /**
+     * "; run ETA 1h42m (16:05)": the remaining epochs at this process's mean time per epoch so far
+     * (training and validation), and the local clock time they end; "" after the last epoch. A
+     * 2-hour run's end is the number a user plans around, and the bar's ETA covers one epoch.
+     */
+    static String runEta(long startNanos, int epochsDone, int epochsLeft) {
+        if (epochsLeft <= 0 || epochsDone <= 0) return "";
+        double s = (System.nanoTime() - startNanos) / 1e9 / epochsDone * epochsLeft;
+        String clock = java.time.LocalTime.now().plusSeconds(Math.round(s)).truncatedTo(java.time.temporal.ChronoUnit.MINUTES).toString();
+        return "; run ETA " + Progress.time(s) + " (" + clock + ")";
     }
 
     /** " (gender 0.4120, age 1.2340, ...)" of {@link LossSums#termMeans}; "" when it is empty. */
