@@ -175,7 +175,7 @@ public final class Trainer {
         double trainRate = 0;
         long runStart = System.nanoTime();
         int firstEpoch = (int) (step / stepsPerEpoch);
-        for (int epoch = (int) (step / stepsPerEpoch); epoch < cfg.epochs(); epoch++) {
+        for (int epoch = firstEpoch; epoch < cfg.epochs(); epoch++) {
             int[] order = Batches.epochOrder(trainIdx, cfg.seed(), epoch);
             LossSums sums = step % stepsPerEpoch == 0 ? LossSums.ZERO : state.epochLoss();
             int first = (int) (step - (long) epoch * stepsPerEpoch);
