@@ -13,19 +13,18 @@ import javax.imageio.ImageReader;
 import javax.imageio.event.IIOReadWarningListener;
 import javax.imageio.stream.ImageInputStream;
 
-import org.apache.commons.imaging.Imaging;
-
 /**
- * Decodes a face image file to RGB bytes, choosing the decoder from the JPEG markers:
- * <ul>
- * <li>baseline JFIF, 3 channels (every UTKFace file): Apache Commons Imaging;</li>
- * <li>progressive, or no JFIF block (Commons Imaging refuses the first and gets the
- *     colours of the second wrong): ImageIO, with a warning listener, since ImageIO returns
- *     a damaged file half grey and only says so through a warning;</li>
- * <li>grayscale: ImageIO, reading the raster itself ({@code getRGB} brightens gray);</li>
- * <li>CMYK/YCCK, truncated, or not a JPEG at all: {@link UnusableImageException}.</li>
- * </ul>
- * PNG files (named .png) go through ImageIO. Every fallback is named in {@link Decoded#note}.
+ * Decodes a face image file to RGB bytes that match libjpeg-turbo's (djpeg's) within 4 levels
+ * per channel, or refuses it with a reason; JpegDifferentialTest checks this against djpeg on
+ * variants of real faces. {@link JpegFile} walks every marker and scan to the end-of-image
+ * marker and rebuilds the stream for ImageIO (the JDK's libjpeg), which matches djpeg to the
+ * bit on baseline, progressive, restart markers, RGB and every subsampling but 4:4:0, where
+ * its upsampling differs (Commons Imaging, used before, is off by up to 9 levels on ordinary
+ * 4:2:0 faces and by over 100 with restart markers). Refused: truncated or corrupt data
+ * (ImageIO reports damage only through a warning, so a listener turns it into a refusal),
+ * CMYK/YCCK, arithmetic coding, lossless, hierarchical, 12-bit and 4:4:0. Applied: the EXIF
+ * orientation. Ignored, with a note: an ICC profile (as djpeg does) and bytes after the
+ * end-of-image marker. PNG files (named .png) go through ImageIO.
  */
 public final class FaceDecoder {
     private FaceDecoder() {}
@@ -36,13 +35,6 @@ public final class FaceDecoder {
     /** HWC RGB pixels; note is null on the common path, else what was done differently. */
     public record Decoded(int width, int height, byte[] rgb, String note) {}
 
-    /** What the markers say about a JPEG. */
-    record JpegInfo(boolean jfif, boolean adobe, int frameMarker, int components, int width, int height, boolean endMarker) {
-        boolean progressive() { return frameMarker == 0xC2 || frameMarker == 0xC6 || frameMarker == 0xCA || frameMarker == 0xCE; }
-
-        boolean baseline() { return frameMarker == 0xC0 || frameMarker == 0xC1; }
-    }
-
     public static Decoded decode(byte[] file, String name) throws UnusableImageException {
         if (file.length < 4) throw new UnusableImageException("file has " + file.length + " bytes, too short for an image");
         int b0 = file[0] & 0xFF, b1 = file[1] & 0xFF;
@@ -52,67 +44,70 @@ public final class FaceDecoder {
                 long w = ((file[16] & 0xFFL) << 24) | ((file[17] & 0xFF) << 16) | ((file[18] & 0xFF) << 8) | (file[19] & 0xFF);
                 long h = ((file[20] & 0xFFL) << 24) | ((file[21] & 0xFF) << 16) | ((file[22] & 0xFF) << 8) | (file[23] & 0xFF);
                 if (w * h > MAX_PIXELS || w == 0 || h == 0) throw new UnusableImageException("PNG of " + w + "x" + h + " pixels refused");
-                return imageIo(file, "PNG read with ImageIO");
+                return imageIo(file, "PNG read with ImageIO", "PNG");
             }
             throw new UnusableImageException("PNG data in a file named like a JPEG");
         }
         if (b0 != 0xFF || b1 != 0xD8) throw new UnusableImageException("not a JPEG (" + describeStart(file) + ")");
-        JpegInfo info = inspect(file);
-        if (!info.endMarker()) throw new UnusableImageException("truncated JPEG (no end-of-image marker)");
-        if (info.frameMarker() < 0) throw new UnusableImageException("corrupt JPEG (no frame header)");
-        if (info.width() == 0 || info.height() == 0) throw new UnusableImageException("corrupt JPEG (frame size " + info.width() + "x" + info.height() + ")");
-        if ((long) info.width() * info.height() > MAX_PIXELS)
-            throw new UnusableImageException("image of " + info.width() + "x" + info.height() + " pixels is larger than " + MAX_PIXELS + " (not a face crop?)");
-        if (info.components() == 4) throw new UnusableImageException("CMYK/YCCK JPEG (4 channels): neither decoder converts it correctly");
-        if (info.components() != 1 && info.components() != 3)
-            throw new UnusableImageException("JPEG with " + info.components() + " channels");
-        if (info.components() == 1) return imageIo(file, "grayscale JPEG, channel copied to R, G and B");
-        if (info.progressive()) return imageIo(file, "progressive JPEG, decoded with ImageIO");
-        if (!info.jfif()) return imageIo(file, "JPEG without JFIF block, decoded with ImageIO");
-        if (!info.baseline()) return imageIo(file, String.format("JPEG frame type 0x%02X, decoded with ImageIO", info.frameMarker()));
+        JpegFile j;
         try {
-            BufferedImage img = Imaging.getBufferedImage(file);
-            return new Decoded(img.getWidth(), img.getHeight(), rgbBytes(img), null);
-        } catch (IOException | RuntimeException e) {
-            throw new UnusableImageException("corrupt JPEG (" + oneLine(e) + ")", e);
+            j = JpegFile.parse(file);
+        } catch (JpegFile.BadStructure e) {
+            throw new UnusableImageException(e.getMessage());
+        }
+        refuseUnsupported(j);
+        List<String> notes = new ArrayList<>();
+        if (j.components() == 1) notes.add("grayscale JPEG, channel copied to R, G and B");
+        if (j.progressive()) notes.add("progressive JPEG");
+        if (j.components() == 3 && !j.jfif()) notes.add("JPEG without JFIF block, read as " + (j.rgb() ? "RGB" : "YCbCr")
+                + (j.adobeTransform() >= 0 ? " (Adobe marker)" : " (component ids)"));
+        if (j.icc()) notes.add("embedded ICC profile ignored, as libjpeg-turbo does");
+        if (j.trailingBytes() > 0) notes.add(j.trailingBytes() + " bytes after the end-of-image marker ignored");
+        Decoded d = imageIo(j.cleaned(), null, "JPEG");
+        if (d.width() != j.width() || d.height() != j.height())
+            throw new UnusableImageException("corrupt JPEG (decoded " + d.width() + "x" + d.height() + ", the frame says " + j.width() + "x" + j.height() + ")");
+        if (j.orientation() != 1) {
+            d = Orientation.apply(d, j.orientation());
+            notes.add("EXIF orientation " + j.orientation() + " applied (" + Orientation.describe(j.orientation()) + ")");
+        }
+        return new Decoded(d.width(), d.height(), d.rgb(), notes.isEmpty() ? null : String.join("; ", notes));
+    }
+
+    /** What libjpeg-turbo decodes but this decoder would not get within 4 levels of it. */
+    private static void refuseUnsupported(JpegFile j) throws UnusableImageException {
+        int sof = j.frameMarker();
+        if (sof == 0xC3 || sof == 0xC7 || sof == 0xCB || sof == 0xCF) throw new UnusableImageException(String.format("lossless JPEG (SOF 0x%02X): not supported", sof));
+        if (sof == 0xC5 || sof == 0xC6 || sof == 0xCD || sof == 0xCE) throw new UnusableImageException(String.format("hierarchical JPEG (SOF 0x%02X): not supported", sof));
+        if (sof >= 0xC9) throw new UnusableImageException(String.format("arithmetic-coded JPEG (SOF 0x%02X): not supported", sof));
+        if (j.precision() != 8) throw new UnusableImageException("JPEG with " + j.precision() + "-bit samples: only 8-bit JPEGs are read");
+        if (j.width() == 0 || j.height() == 0) throw new UnusableImageException("corrupt JPEG (frame size " + j.width() + "x" + j.height() + ")");
+        if ((long) j.width() * j.height() > MAX_PIXELS)
+            throw new UnusableImageException("image of " + j.width() + "x" + j.height() + " pixels is larger than " + MAX_PIXELS + " (not a face crop?)");
+        if (j.components() == 4)
+            throw new UnusableImageException((j.adobeTransform() == 2 ? "YCCK" : "CMYK") + " JPEG (4 channels): not converted to RGB");
+        if (j.components() != 1 && j.components() != 3) throw new UnusableImageException("JPEG with " + j.components() + " channels");
+        int hMax = 0, vMax = 0;
+        for (int c = 0; c < j.components(); c++) {
+            hMax = Math.max(hMax, j.hSampling()[c]);
+            vMax = Math.max(vMax, j.vSampling()[c]);
+        }
+        for (int c = 0; c < j.components(); c++) {
+            int h = j.hSampling()[c], v = j.vSampling()[c];
+            if (h < 1 || h > 4 || v < 1 || v > 4 || hMax % h != 0 || vMax % v != 0)
+                throw new UnusableImageException("corrupt or unsupported JPEG (sampling factors " + samplingOf(j) + ")");
+            // libjpeg-turbo interpolates a 1x2 (4:4:0) ratio, ImageIO's libjpeg repeats rows: up to 7 levels apart
+            if (j.components() > 1 && hMax / h == 1 && vMax / v == 2)
+                throw new UnusableImageException("JPEG with 4:4:0 chroma subsampling (" + samplingOf(j) + "): not supported");
         }
     }
 
-    /** Walks the marker segments up to the start of scan; never reads past the array. */
-    static JpegInfo inspect(byte[] f) {
-        boolean jfif = false, adobe = false;
-        int frame = -1, components = 0, width = 0, height = 0;
-        int p = 2;
-        while (p + 4 <= f.length) {
-            if ((f[p] & 0xFF) != 0xFF) break;
-            int marker = f[p + 1] & 0xFF;
-            if (marker == 0xFF) { p++; continue; }                   // fill byte
-            if (marker == 0xD8 || (marker >= 0xD0 && marker <= 0xD7) || marker == 0x01) { p += 2; continue; }
-            int len = ((f[p + 2] & 0xFF) << 8) | (f[p + 3] & 0xFF);
-            if (len < 2) break;
-            int body = p + 4;
-            if (marker == 0xE0 && body + 5 <= f.length && f[body] == 'J' && f[body + 1] == 'F' && f[body + 2] == 'I' && f[body + 3] == 'F' && f[body + 4] == 0)
-                jfif = true;
-            if (marker == 0xEE && body + 5 <= f.length && f[body] == 'A' && f[body + 1] == 'd' && f[body + 2] == 'o' && f[body + 3] == 'b' && f[body + 4] == 'e')
-                adobe = true;
-            boolean sof = marker >= 0xC0 && marker <= 0xCF && marker != 0xC4 && marker != 0xC8 && marker != 0xCC;
-            if (sof && body + 6 <= f.length) {
-                frame = marker;
-                height = ((f[body + 1] & 0xFF) << 8) | (f[body + 2] & 0xFF);
-                width = ((f[body + 3] & 0xFF) << 8) | (f[body + 4] & 0xFF);
-                components = f[body + 5] & 0xFF;
-            }
-            if (marker == 0xDA) break;                                 // entropy-coded data follows
-            p += 2 + len;
-        }
-        // The end-of-image marker, allowing a little padding after it as some encoders write.
-        boolean end = false;
-        for (int i = f.length - 2; i >= Math.max(2, f.length - 64); i--)
-            if ((f[i] & 0xFF) == 0xFF && (f[i + 1] & 0xFF) == 0xD9) { end = true; break; }
-        return new JpegInfo(jfif, adobe, frame, components, width, height, end);
+    private static String samplingOf(JpegFile j) {
+        StringBuilder b = new StringBuilder();
+        for (int c = 0; c < j.components(); c++) b.append(c == 0 ? "" : ",").append(j.hSampling()[c]).append('x').append(j.vSampling()[c]);
+        return b.toString();
     }
 
-    private static Decoded imageIo(byte[] file, String note) throws UnusableImageException {
+    private static Decoded imageIo(byte[] file, String note, String kind) throws UnusableImageException {
         List<String> warnings = new ArrayList<>();
         BufferedImage img;
         try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(file))) {
@@ -127,9 +122,9 @@ public final class FaceDecoder {
                 reader.dispose();
             }
         } catch (IOException | RuntimeException e) {
-            throw new UnusableImageException("ImageIO cannot decode it (" + oneLine(e) + ")", e);
+            throw new UnusableImageException("corrupt " + kind + " (ImageIO: " + oneLine(e) + ")", e);
         }
-        if (!warnings.isEmpty()) throw new UnusableImageException("damaged image (ImageIO: " + warnings.get(0) + ")");
+        if (!warnings.isEmpty()) throw new UnusableImageException("corrupt " + kind + " (ImageIO: " + warnings.get(0) + ")");
         if (img.getColorModel().getNumComponents() == 1) return new Decoded(img.getWidth(), img.getHeight(), grayToRgb(img.getRaster()), note);
         if (img.getColorModel().getNumComponents() == 4 && !img.getColorModel().hasAlpha())
             throw new UnusableImageException("4-channel colour model (CMYK?): not converted");
