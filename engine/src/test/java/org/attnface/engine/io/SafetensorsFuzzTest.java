@@ -27,7 +27,10 @@ import org.junit.jupiter.api.io.TempDir;
  * Hostile files (issue #6): a seeded generator of mutated safetensors files and JSON
  * headers. Every case must end in a valid result or a clean IOException /
  * IllegalArgumentException: never an OutOfMemoryError, a StackOverflowError, another
- * RuntimeException, or a hang. 12,000 files (1,000 on disk, the rest in memory through the
+ * RuntimeException, or a hang; a valid result is written back unchanged, and every error
+ * about one tensor names it. Issue #32's classes have a family of their own: invalid UTF-8,
+ * escaped lone surrogates, whitespace before '{', and every dtype name including the 8-bit
+ * floats. 12,000 files (1,000 on disk, the rest in memory through the
  * same reader) and 12,000 headers run in about a second; each test is bounded at 60 s / 30 s.
  */
 class SafetensorsFuzzTest {
@@ -47,8 +50,17 @@ class SafetensorsFuzzTest {
             for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
             x.copyFrom(v);
         }
+        // and tensors of the other dtypes, as a PyTorch state dict holds them
+        Map<String, Safetensors.Entry> all = new LinkedHashMap<>();
+        for (var e : t.entrySet()) all.put(e.getKey(), Safetensors.Entry.f32(e.getValue().shape(), e.getValue().toArray()));
+        for (Safetensors.Dtype d : Safetensors.Dtype.values()) {
+            byte[] b = new byte[3 * d.bytes];
+            r.nextBytes(b);
+            all.put("t." + d.name().toLowerCase(java.util.Locale.ROOT), new Safetensors.Entry(d, new int[] {3}, b));
+        }
+        all.put("bn.num_batches_tracked", Safetensors.Entry.i64(new int[] {}, new long[] {17}));
         Path f = dir.resolve("valid.safetensors");
-        Safetensors.write(f, t, Map.of("arch", "attn", "buckets", "0,10,20,30,40,50,60,70"));
+        Safetensors.writeEntries(f, all, Map.of("arch", "attn", "buckets", "0,10,20,30,40,50,60,70"));
         return Files.readAllBytes(f);
     }
 
@@ -91,6 +103,40 @@ class SafetensorsFuzzTest {
                 String header = new String(good, 8, (int) headerLen, StandardCharsets.UTF_8);
                 String mutated = mutateJson(header, r);
                 byte[] h = mutated.getBytes(StandardCharsets.UTF_8);
+                byte[] data = Arrays.copyOfRange(good, 8 + (int) headerLen, good.length);
+                ByteBuffer b = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
+                b.putLong(h.length).put(h).put(data);
+                return b.array();
+            }
+            case 5 -> { // the classes of issue #32, in the header, with the length field kept consistent
+                String header = new String(good, 8, (int) headerLen, StandardCharsets.UTF_8);
+                byte[] h = header.getBytes(StandardCharsets.UTF_8);
+                byte[][] badUtf8 = {{(byte) 0xC3, 0x28}, {(byte) 0xFF}, {(byte) 0xED, (byte) 0xA0, (byte) 0x80}, {(byte) 0xC0, (byte) 0xAF},
+                        {(byte) 0xF8, (byte) 0x88, (byte) 0x80, (byte) 0x80, (byte) 0x80}, {(byte) 0xE2, (byte) 0x82}};
+                String[] dtypes = {"F8_E4M3", "F8_E5M2", "F4", "F6_E2M3", "F16", "BF16", "F64", "I64", "I32", "I16", "I8", "U8", "BOOL", "U64", "f32", "Q4", ""};
+                switch (r.nextInt(5)) {
+                    case 0 -> { // invalid UTF-8 bytes anywhere in the header
+                        byte[] bad = badUtf8[r.nextInt(badUtf8.length)];
+                        int at = r.nextInt(h.length + 1);
+                        byte[] c = new byte[h.length + bad.length];
+                        System.arraycopy(h, 0, c, 0, at);
+                        System.arraycopy(bad, 0, c, at, bad.length);
+                        System.arraycopy(h, at, c, at + bad.length, h.length - at);
+                        h = c;
+                    }
+                    case 1 -> { // an escaped surrogate, lone or paired, inside a name or a metadata value
+                        int at = header.indexOf('"', r.nextInt(header.length())) + 1;
+                        String[] esc = {"\\ud800", "\\udfff", "\\ud83d\\ude42", "\\ude42\\ud83d", "\\ud83d"};
+                        h = (header.substring(0, at) + esc[r.nextInt(esc.length)] + header.substring(at)).getBytes(StandardCharsets.UTF_8);
+                    }
+                    case 2 -> h = (" \t\n\r".charAt(r.nextInt(4)) + header).getBytes(StandardCharsets.UTF_8);   // whitespace before '{'
+                    default -> { // one tensor's dtype replaced
+                        String[] parts = header.split("\"dtype\":\"", -1);
+                        int k = 1 + r.nextInt(parts.length - 1);
+                        parts[k] = dtypes[r.nextInt(dtypes.length)] + parts[k].substring(parts[k].indexOf('"'));
+                        h = String.join("\"dtype\":\"", parts).getBytes(StandardCharsets.UTF_8);
+                    }
+                }
                 byte[] data = Arrays.copyOfRange(good, 8 + (int) headerLen, good.length);
                 ByteBuffer b = ByteBuffer.allocate(8 + h.length + data.length).order(ByteOrder.LITTLE_ENDIAN);
                 b.putLong(h.length).put(h).put(data);
@@ -156,10 +202,11 @@ class SafetensorsFuzzTest {
         Path f = dir.resolve("fuzz.safetensors");
         List<String> problems = new ArrayList<>();
         int[] outcomes = new int[3]; // valid, IOException, IllegalArgumentException
+        Map<String, Integer> classes = new java.util.TreeMap<>();
         assertTimeoutPreemptively(Duration.ofSeconds(60), () -> {
             Random r = new Random(20261129);
             for (int i = 0; i < FILE_CASES; i++) {
-                int kind = i % 6;
+                int kind = i % 7;
                 byte[] bytes = mutate(good, r, kind);
                 try {
                     Safetensors.Contents c;
@@ -172,11 +219,27 @@ class SafetensorsFuzzTest {
                     for (Safetensors.Entry e : c.tensors().values()) {
                         long n = 1;
                         for (int d : e.shape()) n *= d;
-                        if (n != e.values().length) problems.add("case " + i + ": shape " + Arrays.toString(e.shape()) + " with " + e.values().length + " values");
+                        if (n != e.values().length || n * e.dtype().bytes != e.data().length)
+                            problems.add("case " + i + ": shape " + Arrays.toString(e.shape()) + " with " + e.values().length + " values");
+                        if (!e.dtype().isFloat() && e.longs().length != n) problems.add("case " + i + ": longs() of " + e.longs().length);
+                    }
+                    if (i < ON_DISK) {   // what was read is written back unchanged
+                        Path back = dir.resolve("back.safetensors");
+                        Safetensors.writeEntries(back, c.tensors(), c.metadata());
+                        Safetensors.Contents again = Safetensors.read(back);
+                        if (!again.metadata().equals(c.metadata()) || !again.tensors().keySet().equals(c.tensors().keySet()))
+                            problems.add("case " + i + ": names or metadata changed on the way back");
+                        for (var e : c.tensors().entrySet())
+                            if (!Arrays.equals(e.getValue().data(), again.tensors().get(e.getKey()).data()) || e.getValue().dtype() != again.tensors().get(e.getKey()).dtype())
+                                problems.add("case " + i + ": tensor " + e.getKey() + " changed on the way back");
                     }
                     outcomes[0]++;
                 } catch (IOException e) {
                     if (!e.getMessage().contains(f.toString())) problems.add("case " + i + " (kind " + kind + "): message does not name the file: " + e.getMessage());
+                    String m = e.getMessage();
+                    if (!m.contains("not valid JSON") && (m.contains("dtype") || m.contains("shape") || m.contains("data_offsets")) && !m.contains("tensor \""))
+                        problems.add("case " + i + " (kind " + kind + "): an error about one tensor that does not name it: " + m);
+                    if (kind == 5) classes.merge(m.replaceAll(".*" + java.util.regex.Pattern.quote(f.toString()) + ": ", "").replaceAll("[\"(].*", ""), 1, Integer::sum);
                     outcomes[1]++;
                 } catch (IllegalArgumentException e) {
                     outcomes[2]++;
@@ -188,8 +251,11 @@ class SafetensorsFuzzTest {
         });
         System.out.printf("SafetensorsFuzzTest: %d files: %d valid, %d IOException, %d IllegalArgumentException%n",
                 FILE_CASES, outcomes[0], outcomes[1], outcomes[2]);
+        System.out.println("SafetensorsFuzzTest: issue #32 header classes refused: " + classes);
         if (!problems.isEmpty()) fail(problems.size() + " bad outcomes, first: " + String.join("\n", problems));
         assertTrue(outcomes[0] > 0 && outcomes[1] > FILE_CASES / 2, "the mutations should produce both valid and rejected files");
+        for (String c : List.of("header is not valid UTF-8 ", "header does not start with '{' ", "header has a lone surrogate ", "tensor "))
+            assertTrue(classes.keySet().stream().anyMatch(k -> k.startsWith(c)), "no case refused as '" + c + "': " + classes);
     }
 
     @Test

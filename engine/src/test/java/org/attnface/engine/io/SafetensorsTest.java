@@ -211,18 +211,25 @@ class SafetensorsTest {
         ByteBuffer.wrap(negative).order(ByteOrder.LITTLE_ENDIAN).putLong(0, -8L);
         assertRejected(write("negative-header.safetensors", negative), "header length");
 
-        assertRejected(write("not-json.safetensors", referenceFile("this is not json at all", new float[4])), "not valid JSON");
-        assertRejected(write("array.safetensors", referenceFile("[1, 2, 3]", new float[4])), "not a JSON object");
+        assertRejected(write("not-json.safetensors", referenceFile("this is not json at all", new float[4])), "header does not start with '{'");
+        assertRejected(write("not-json2.safetensors", referenceFile("{this is not json at all", new float[4])), "not valid JSON");
+        assertRejected(write("array.safetensors", referenceFile("[1, 2, 3]", new float[4])), "header does not start with '{'");
         assertRejected(write("offsets.safetensors", referenceFile(GOOD.replace("[0,16]", "[8,24]"), new float[4])), "outside");
         assertRejected(write("offsets-reversed.safetensors", referenceFile(GOOD.replace("[0,16]", "[16,0]"), new float[4])), "outside");
-        assertRejected(write("dtype.safetensors", referenceFile(GOOD.replace("F32", "F16"), new float[4])), "dtype F16");
-        assertRejected(write("bf16.safetensors", referenceFile(GOOD.replace("F32", "BF16"), new float[4])), "dtype BF16");
-        assertRejected(write("mismatch.safetensors", referenceFile(GOOD.replace("[2,2]", "[2,3]"), new float[4])), "needs 24 bytes but data_offsets give 16");
+        assertRejected(write("dtype.safetensors", referenceFile(GOOD.replace("F32", "F16"), new float[4])), "tensor \"w\" of dtype F16 and shape [2, 2] needs 8 bytes");
+        assertRejected(write("bf16.safetensors", referenceFile(GOOD.replace("F32", "BF16"), new float[4])), "tensor \"w\" of dtype BF16");
+        assertRejected(write("f8.safetensors", referenceFile(GOOD.replace("F32", "F8_E4M3"), new float[4])), "tensor \"w\" has dtype F8_E4M3: floats narrower than 16 bits are not supported");
+        assertRejected(write("f8e5.safetensors", referenceFile(GOOD.replace("F32", "F8_E5M2"), new float[4])), "tensor \"w\" has dtype F8_E5M2");
+        assertRejected(write("unknown-dtype.safetensors", referenceFile(GOOD.replace("F32", "Q4"), new float[4])), "tensor \"w\" has unknown dtype \"Q4\"");
+        assertRejected(write("lower-dtype.safetensors", referenceFile(GOOD.replace("F32", "f32"), new float[4])), "tensor \"w\" has unknown dtype \"f32\"");
+        assertRejected(write("mismatch.safetensors", referenceFile(GOOD.replace("[2,2]", "[2,3]"), new float[4])), "tensor \"w\" of dtype F32 and shape [2, 3] needs 24 bytes but data_offsets give 16");
         assertRejected(write("mismatch-big.safetensors", referenceFile(GOOD.replace("[2,2]", "[2,3000]"), new float[4])), "larger than");
         assertRejected(write("mismatch2.safetensors", referenceFile(GOOD.replace("[2,2]", "[3]"), new float[4])), "needs 12 bytes");
-        assertRejected(write("shape.safetensors", referenceFile(GOOD.replace("[2,2]", "[2,-2]"), new float[4])), "invalid shape");
+        assertRejected(write("shape.safetensors", referenceFile(GOOD.replace("[2,2]", "[2,-2]"), new float[4])), "tensor \"w\" has invalid shape");
         assertRejected(write("shape-big.safetensors", referenceFile(GOOD.replace("[2,2]", "[4294967296,4294967296]"), new float[4])), "invalid shape");
-        assertRejected(write("no-offsets.safetensors", referenceFile(GOOD.replace("data_offsets", "offsets"), new float[4])), "data_offsets");
+        assertRejected(write("no-offsets.safetensors", referenceFile(GOOD.replace("data_offsets", "offsets"), new float[4])), "tensor \"w\" has no valid data_offsets");
+        assertRejected(write("offsets-named.safetensors", referenceFile(GOOD.replace("[0,16]", "[8,24]"), new float[4])), "tensor \"w\" data_offsets [8, 24] fall outside");
+        assertRejected(write("larger-named.safetensors", referenceFile(GOOD.replace("[2,2]", "[2,3000]"), new float[4])), "tensor \"w\" shape [2, 3000] is larger than");
         // the byte ranges must tile the data, as the reference reader requires: overlapping ranges
         // would let a small file ask for its data many times over
         String two = "{\"a\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]},\"b\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
