@@ -42,6 +42,8 @@ public final class ExplainCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         Device d = DeviceOption.open(device, 0, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
+        String notAFile = org.attnface.trainer.data.ImageFiles.whyNotAFile(image);
+        if (notAFile != null) throw new IllegalArgumentException(image + " " + notAFile);
         if (!Files.isRegularFile(image)) throw new java.nio.file.NoSuchFileException(image.toString(), null, "no such image");
         Inference inf = Inference.load(checkpoint, d);
         FaceSet one;

@@ -19,6 +19,7 @@ import org.attnface.engine.io.Json;
 import org.attnface.model.Prediction;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceSet;
+import org.attnface.trainer.data.ImageFiles;
 import org.attnface.trainer.data.UnusableImageException;
 import org.attnface.trainer.metrics.AgeRule;
 
@@ -70,6 +71,9 @@ public final class PredictCommand implements Callable<Integer> {
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         if (!Files.exists(input)) throw new java.nio.file.NoSuchFileException(input.toString(), null, "no such image or folder");
+        if (Files.isDirectory(input) && ImageFiles.namedLikeAnImage(input))
+            throw new IllegalArgumentException(input + " is a folder named like an image: name the image itself, or a folder (one not named like an image) to predict every image in it");
+        if (!Files.isDirectory(input) && ImageFiles.whyNotAFile(input) != null) throw new IllegalArgumentException(input + " " + ImageFiles.whyNotAFile(input));
         List<Path> files = new ArrayList<>();
         if (Files.isDirectory(input)) {
             try (DirectoryStream<Path> ds = Files.newDirectoryStream(input)) {

@@ -43,8 +43,31 @@ class UtkNameTest {
     @Test
     void unreadableNamesAreRefusedWithAReason() {
         assertThrows(IllegalArgumentException.class, () -> UtkName.parse("notes.txt"));
-        assertThrows(IllegalArgumentException.class, () -> UtkName.parse("25_2_0_20170116174525125.jpg.chip.jpg"));   // gender 2
-        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> UtkName.parse("999_0_0_20170116174525125.jpg.chip.jpg"));
-        assertEquals("age 999 is above " + UtkName.MAX_AGE, e.getMessage());
+        assertEquals("gender 2 is outside 0 (male) and 1 (female)",
+                assertThrows(IllegalArgumentException.class, () -> UtkName.parse("25_2_0_20170116174525125.jpg.chip.jpg")).getMessage());
+        assertEquals("gender 10 is outside 0 (male) and 1 (female)",
+                assertThrows(IllegalArgumentException.class, () -> UtkName.parse("25_10_0_20170116174525125.jpg.chip.jpg")).getMessage());
+        assertEquals("age 999 is outside 0-116",
+                assertThrows(IllegalArgumentException.class, () -> UtkName.parse("999_0_0_20170116174525125.jpg.chip.jpg")).getMessage());
+        assertEquals("age 117 is outside 0-116",
+                assertThrows(IllegalArgumentException.class, () -> UtkName.parse("117_0_0_20170116174525125.jpg.chip.jpg")).getMessage());
+        assertEquals("age 123456789012... is outside 0-116",
+                assertThrows(IllegalArgumentException.class, () -> UtkName.parse("12345678901234567890_0_0_20170116174525125.jpg.chip.jpg")).getMessage());
+    }
+
+    /** Issue #32: the accepted ranges are UTKFace's, and a field out of range is named with its value, not reported as missing. */
+    @Test
+    void rangesAreUtkFacesAndOutOfRangeFieldsAreNamed() {
+        assertEquals(0, UtkName.parse("0_1_4_20170116174525125.jpg.chip.jpg").age(), "age 0 (a newborn) is in UTKFace's range");
+        assertNull(UtkName.parse("0_1_4_20170116174525125.jpg.chip.jpg").problem());
+        assertEquals(116, UtkName.parse("116_0_0_20170116174525125.jpg.chip.jpg").age());
+        UtkName race5 = UtkName.parse("30_1_5_20170116174525125.jpg.chip.jpg");
+        assertEquals(30, race5.age());
+        assertEquals(1, race5.gender());
+        assertEquals(-1, race5.race());
+        assertEquals("race 5 is outside 0-4 (White, Black, Asian, Indian, Others)", race5.problem());
+        assertEquals("race 12 is outside 0-4 (White, Black, Asian, Indian, Others); date has 3 digits, not 17",
+                UtkName.parse("30_1_12_201.jpg.chip.jpg").problem());
+        assertEquals("race 04 is outside 0-4 (White, Black, Asian, Indian, Others)", UtkName.parse("30_1_04_20170116174525125.jpg.chip.jpg").problem());
     }
 }
