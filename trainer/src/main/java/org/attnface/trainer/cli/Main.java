@@ -23,6 +23,7 @@ import picocli.CommandLine.Command;
                 PredictCommand.class,
                 ExplainCommand.class,
                 ExperimentsCommand.class,
+                InspectCommand.class,
                 // ---- further subcommands go here, one line each (the bench helper adds BenchCommand) ----
                 org.attnface.trainer.bench.BenchCommand.class,
         })

@@ -154,6 +154,8 @@ public final class TrainCommand implements Callable<Integer> {
                 System.err.printf(Locale.ROOT, "note: --threads %d differs from the run's %d: training continues, but not bit-exactly%n", threads, saved.threads());
             cfg = saved.withRuntime(dataDir, device, threadCount, cache, faultInjectStep);
             if (spec.commandLine().getParseResult().hasMatchedOption("--epochs")) cfg = cfg.withEpochs(epochs);
+            else if (cfg.epochs() == 0)
+                throw new ParameterException(spec.commandLine(), out + " was set up with --epochs 0: add --epochs N to train it");
             System.err.println("resuming with the run's config.json (other options given here are not applied; --epochs, --data, --device, --threads are)");
         } else {
             if (data == null) throw new ParameterException(spec.commandLine(), "--data is required (the UTKFace folder)");

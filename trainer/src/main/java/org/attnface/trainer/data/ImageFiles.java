@@ -17,7 +17,7 @@ public final class ImageFiles {
     public static String whyNotAFile(Path p) {
         if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) return null;
         FolderEntries.Kind k = FolderEntries.kindOf(p, "x");
-        return k == null ? null : "is a " + k.one + ", not an image file";
+        return k == null ? null : "is a " + k.one + ", not a regular file";
     }
 
     /** A name that ends like an image file's: .jpg, .jpeg, .png (any case). */

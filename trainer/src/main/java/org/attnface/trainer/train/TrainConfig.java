@@ -128,7 +128,7 @@ public record TrainConfig(
             if (trainFraction <= 0 || trainFraction + valFraction > 1)
                 throw new IllegalArgumentException("\"train_fraction\" " + trainFraction + " and \"val_fraction\" " + valFraction
                         + " must be > 0 and sum to at most 1");
-            return new TrainConfig(str(m, "data", true), arch, integer(m, "epochs", 1, MAX_EPOCHS), integer(m, "batch", 1, MAX_BATCH),
+            return new TrainConfig(str(m, "data", true), arch, integer(m, "epochs", 0, MAX_EPOCHS), integer(m, "batch", 1, MAX_BATCH),
                     flt(m, "lr", 0, 1e3), attnLr, optimizer, flt(m, "momentum", 0, 1), flt(m, "weight_decay", 0, 1e3),
                     integer(m, "warmup_steps", -1, Integer.MAX_VALUE), integer(m, "image_size", ModelConfig.MIN_IMAGE_SIZE, MAX_IMAGE_SIZE),
                     integer(m, "cache_size", ModelConfig.MIN_IMAGE_SIZE, 2 * MAX_IMAGE_SIZE), buckets, resnetDepth, resnetWidth, attnWidth,

@@ -126,8 +126,10 @@ public final class Trainer {
         int warmup = cfg.warmupSteps() >= 0 ? cfg.warmupSteps() : (int) Math.min(stepsPerEpoch, totalSteps / 20);
         schedule = LrSchedule.cosine(cfg.lr(), warmup, (int) Math.max(1, totalSteps), 0f);
 
-        if (cfg.epochs() == 0) {
-            log.println("--epochs 0: the data is decoded and cached and the split written; nothing trained");
+        if (cfg.epochs() == 0) {   // a run set up for later: `--resume --epochs N` trains it with this config and split
+            AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
+            log.println("--epochs 0: the data is decoded and cached, split.json and config.json written; nothing trained. "
+                    + "`attnface train --out " + runDir + " --resume --epochs N` trains this run");
             return new Result(runDir, null, Double.NaN, -1, 0, 0, set, testIdx);
         }
         model = Models.create(mc, device, cfg.seed());

@@ -115,10 +115,10 @@ class FolderAccountingTest {
         Path f = Files.writeString(tmp.resolve("a.jpg"), "x");
         assertNull(ImageFiles.whyNotAFile(f));
         assertNull(ImageFiles.whyNotAFile(tmp.resolve("absent.jpg")), "a missing file is the caller's 'no such file'");
-        assertEquals("is a folder, not an image file", ImageFiles.whyNotAFile(Files.createDirectory(tmp.resolve("d.jpg"))));
-        if (Files.exists(Path.of("/dev/null"))) assertEquals("is a device file, not an image file", ImageFiles.whyNotAFile(Path.of("/dev/null")));
+        assertEquals("is a folder, not a regular file", ImageFiles.whyNotAFile(Files.createDirectory(tmp.resolve("d.jpg"))));
+        if (Files.exists(Path.of("/dev/null"))) assertEquals("is a device file, not a regular file", ImageFiles.whyNotAFile(Path.of("/dev/null")));
         Path fifo = tmp.resolve("p.jpg");
-        if (mkfifo(fifo)) assertEquals("is a FIFO (named pipe), not an image file", ImageFiles.whyNotAFile(fifo));
+        if (mkfifo(fifo)) assertEquals("is a FIFO (named pipe), not a regular file", ImageFiles.whyNotAFile(fifo));
         Path link = Files.createSymbolicLink(tmp.resolve("l.jpg"), f);
         assertNull(ImageFiles.whyNotAFile(link));
     }
