@@ -12,6 +12,7 @@ import javax.imageio.ImageIO;
 import javax.imageio.ImageReader;
 import javax.imageio.event.IIOReadWarningListener;
 import javax.imageio.stream.ImageInputStream;
+import javax.imageio.stream.MemoryCacheImageInputStream;
 
 /**
  * Decodes a face image file to RGB bytes that match libjpeg-turbo's (djpeg's) within 4 levels
@@ -110,9 +111,10 @@ public final class FaceDecoder {
     private static Decoded imageIo(byte[] file, String note, String kind) throws UnusableImageException {
         List<String> warnings = new ArrayList<>();
         BufferedImage img;
-        try (ImageInputStream in = ImageIO.createImageInputStream(new ByteArrayInputStream(file))) {
-            Iterator<ImageReader> readers = ImageIO.getImageReaders(in);
-            if (!readers.hasNext()) throw new UnusableImageException("no ImageIO reader for this data");
+        // In memory: ImageIO.createImageInputStream would spool the bytes through a temporary file.
+        try (ImageInputStream in = new MemoryCacheImageInputStream(new ByteArrayInputStream(file))) {
+            Iterator<ImageReader> readers = ImageIO.getImageReadersByFormatName(kind);
+            if (!readers.hasNext()) throw new UnusableImageException("no ImageIO reader for " + kind);
             ImageReader reader = readers.next();
             try {
                 reader.addIIOReadWarningListener((IIOReadWarningListener) (src, warning) -> warnings.add(warning));
@@ -150,6 +152,16 @@ public final class FaceDecoder {
     /** RGB bytes of an image (alpha, where present, is dropped). */
     static byte[] rgbBytes(BufferedImage img) {
         int w = img.getWidth(), h = img.getHeight();
+        if (img.getType() == BufferedImage.TYPE_3BYTE_BGR && img.getRaster().getDataBuffer() instanceof java.awt.image.DataBufferByte db
+                && db.getNumBanks() == 1 && db.getData().length == w * h * 3) {   // what ImageIO's JPEG reader returns: swap B and R
+            byte[] bgr = db.getData(), out = new byte[bgr.length];
+            for (int i = 0; i < bgr.length; i += 3) {
+                out[i] = bgr[i + 2];
+                out[i + 1] = bgr[i + 1];
+                out[i + 2] = bgr[i];
+            }
+            return out;
+        }
         int[] argb = img.getRGB(0, 0, w, h, null, 0, w);
         byte[] out = new byte[w * h * 3];
         for (int i = 0; i < argb.length; i++) {

@@ -152,4 +152,20 @@ class BadInputTest {
         assertTrue(j.getMessage().contains("no file in"), j.getMessage());
         assertFalse(Files.exists(tmp.resolve("cache")));
     }
+
+    @Test
+    void aPngNamedPngIsReadExactly() throws Exception {
+        BufferedImage img = new BufferedImage(5, 3, BufferedImage.TYPE_INT_RGB);
+        java.util.Random r = new java.util.Random(3);
+        for (int y = 0; y < 3; y++) for (int x = 0; x < 5; x++) img.setRGB(x, y, r.nextInt(1 << 24));
+        ByteArrayOutputStream png = new ByteArrayOutputStream();
+        ImageIO.write(img, "png", png);
+        FaceDecoder.Decoded d = FaceDecoder.decode(png.toByteArray(), "face.png");
+        assertEquals(5, d.width());
+        assertEquals(3, d.height());
+        for (int i = 0; i < 15; i++) {
+            int v = img.getRGB(i % 5, i / 5);
+            assertArrayEquals(new byte[] {(byte) (v >> 16), (byte) (v >> 8), (byte) v}, Arrays.copyOfRange(d.rgb(), 3 * i, 3 * i + 3), "pixel " + i);
+        }
+    }
 }
