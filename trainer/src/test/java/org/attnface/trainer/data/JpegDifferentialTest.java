@@ -41,7 +41,7 @@ class JpegDifferentialTest {
 
     static final int TOLERANCE = 4;
     /** Variants attnface may refuse with a reason (libjpeg-turbo decodes them; this decoder does not). */
-    static final Set<String> MAY_REFUSE = Set.of("arithmetic", "arithmetic progressive", "sample 1x2 (4:4:0)", "CMYK");
+    static final Set<String> MAY_REFUSE = Set.of("arithmetic", "arithmetic progressive", "sample 1x2 (4:4:0)", "CMYK", "YCCK (Adobe transform 2)");
 
     record Pixels(int width, int height, int[] rgb) {}
 
@@ -129,7 +129,10 @@ class JpegDifferentialTest {
         v.put("2 KiB after the end-of-image marker", concat(original, junk));
         v.put("a second JPEG after the end-of-image marker", concat(original, original));
         byte[] cmyk = TestData.cmykJpeg(64);
-        if (cmyk != null) v.put("CMYK", cmyk);
+        if (cmyk != null) {
+            v.put("CMYK", cmyk);
+            v.put("YCCK (Adobe transform 2)", withSegment(withoutSegment(cmyk, 0xEE), adobe(2)));
+        }
         byte[] s444 = v.get("sample 1x1 (4:4:4)");
         for (int o = 2; o <= 8; o++) v.put("EXIF orientation " + o, withSegment(s444, exif(o, r.nextBoolean())));
         v.put("damaged: truncated in the scan", Arrays.copyOf(original, original.length * 2 / 3));
