@@ -114,6 +114,9 @@ class JpegDifferentialTest {
         v.put("grayscale progressive", cjpeg(ppm, "-grayscale", "-progressive"));
         v.put("RGB (Adobe transform 0)", cjpeg(ppm, "-rgb"));
         v.put("RGB without Adobe marker (ids R,G,B)", withoutSegment(cjpeg(ppm, "-rgb"), 0xEE));
+        // conflicting colour signals, resolved as libjpeg-turbo does (JFIF first, then Adobe, then the component ids)
+        v.put("RGB data with a JFIF block added (read as YCbCr)", withSegment(cjpeg(ppm, "-rgb"), jfif()));
+        v.put("YCbCr data flagged RGB by an Adobe marker", withSegment(withoutSegment(original, 0xE0), adobe(0)));
         v.put("no JFIF block", withoutSegment(original, 0xE0));
         v.put("no JFIF block, 4:4:4", withoutSegment(cjpeg(ppm, "-sample", "1x1"), 0xE0));
         v.put("Adobe YCbCr (transform 1), no JFIF", withSegment(withoutSegment(original, 0xE0), adobe(1)));
@@ -264,6 +267,10 @@ class JpegDifferentialTest {
         s[3] = (byte) (body.length + 2);
         System.arraycopy(body, 0, s, 4, body.length);
         return s;
+    }
+
+    static byte[] jfif() {
+        return segment(0xE0, new byte[] {'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0});
     }
 
     static byte[] adobe(int transform) {
