@@ -190,6 +190,34 @@ public final class Safetensors {
 
     /** Reads from any channel ({@code file} names it in messages); the fuzz test feeds it bytes in memory. */
     static Contents read(Path file, SeekableByteChannel ch) throws IOException {
+        Map<String, Entry> tensors = new LinkedHashMap<>();
+        Map<String, String> metadata = read(file, ch, tensors::put);
+        return new Contents(tensors, metadata);
+    }
+
+    /** Receives a file's tensors one at a time. */
+    @FunctionalInterface
+    public interface TensorVisitor {
+        void visit(String name, Entry tensor) throws IOException;
+    }
+
+    /**
+     * Checks the whole header as {@link #read} does, then hands the tensors to {@code visitor}
+     * one at a time in header order, so a file larger than memory can be looked through
+     * (attnface inspect); returns the metadata.
+     */
+    public static Map<String, String> forEach(Path file, TensorVisitor visitor) throws IOException {
+        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+            return read(file, ch, visitor);
+        } catch (NoSuchFileException e) {
+            throw new NoSuchFileException(file.toString(), null, "safetensors file not found");
+        } catch (IOException e) {
+            if (e.getMessage() != null && e.getMessage().contains(file.toString())) throw e;
+            throw new IOException("could not read safetensors file " + file + ": " + e.getMessage(), e);
+        }
+    }
+
+    private static Map<String, String> read(Path file, SeekableByteChannel ch, TensorVisitor visitor) throws IOException {
         long size = ch.size();
         if (size < 8) throw bad(file, "file is " + size + " bytes, shorter than the 8-byte header length");
         ByteBuffer lenBuf = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
@@ -203,7 +231,6 @@ public final class Safetensors {
         readFully(ch, hb, 8, file);
         Map<?, ?> header = header(file, hb.flip());
         long dataStart = 8 + n, dataSize = size - dataStart;
-        Map<String, Entry> tensors = new LinkedHashMap<>();
         Map<String, String> metadata = new LinkedHashMap<>();
         List<Spec> specs = new ArrayList<>();
         for (Map.Entry<?, ?> e : header.entrySet()) {
@@ -238,9 +265,9 @@ public final class Safetensors {
         for (Spec t : specs) {
             byte[] data = new byte[(int) (t.end - t.begin)];
             readFully(ch, ByteBuffer.wrap(data), dataStart + t.begin, file);
-            tensors.put(t.name, new Entry(t.dtype, t.shape, data));
+            visitor.visit(t.name, new Entry(t.dtype, t.shape, data));
         }
-        return new Contents(tensors, metadata);
+        return metadata;
     }
 
     /** The header decoded as the reference reader does: strict UTF-8, '{' first, JSON (trailing spaces allowed), no lone surrogates. */

@@ -4,6 +4,7 @@ import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -38,30 +39,30 @@ public final class InspectCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         String notAFile = ImageFiles.whyNotAFile(file);
         if (notAFile != null) throw new IllegalArgumentException(file + " " + notAFile);
-        Safetensors.Contents c = Safetensors.read(file);
+        // One tensor in memory at a time: a file larger than the heap is still listed.
+        Map<String, String[]> rows = new LinkedHashMap<>();
+        long[] totals = new long[2];   // data bytes, elements
+        Map<String, String> metadata = Safetensors.forEach(file, (name, e) -> {
+            rows.put(name, new String[] {e.dtype().name(), Arrays.toString(e.shape()), String.format(Locale.ROOT, "%,d", e.data().length), stats(e)});
+            totals[0] += e.data().length;
+            totals[1] += e.numel();
+        });
         PrintStream out = System.out;
-        long bytes = 0, elements = 0;
-        for (Safetensors.Entry e : c.tensors().values()) {
-            bytes += e.data().length;
-            elements += e.numel();
-        }
         out.printf(Locale.ROOT, "%s: safetensors, %d tensors, %,d elements, %,d data bytes, file %,d bytes%n",
-                file, c.tensors().size(), elements, bytes, Files.size(file));
+                file, rows.size(), totals[1], totals[0], Files.size(file));
         out.println();
-        out.println("metadata (" + c.metadata().size() + (c.metadata().size() == 1 ? " key)" : " keys)") + (c.metadata().isEmpty() ? ": none" : ":"));
-        for (Map.Entry<String, String> m : c.metadata().entrySet()) {
+        out.println("metadata (" + metadata.size() + (metadata.size() == 1 ? " key)" : " keys)") + (metadata.isEmpty() ? ": none" : ":"));
+        for (Map.Entry<String, String> m : metadata.entrySet()) {
             String v = m.getValue().replace("\n", "\\n");
             out.println("  " + m.getKey() + " = " + (v.length() > SHOWN_CHARS ? v.substring(0, SHOWN_CHARS) + "... (" + v.length() + " characters)" : v));
         }
         out.println();
         int nameWidth = 4;
-        for (String n : c.tensors().keySet()) nameWidth = Math.min(60, Math.max(nameWidth, n.length()));
+        for (String n : rows.keySet()) nameWidth = Math.min(60, Math.max(nameWidth, n.length()));
         out.printf(Locale.ROOT, "%-" + nameWidth + "s  %-5s  %-18s  %12s  %s%n", "name", "dtype", "shape", "bytes", "min / max / mean");
-        for (Map.Entry<String, Safetensors.Entry> t : c.tensors().entrySet()) {
-            Safetensors.Entry e = t.getValue();
-            out.printf(Locale.ROOT, "%-" + nameWidth + "s  %-5s  %-18s  %,12d  %s%n", t.getKey(), e.dtype(), Arrays.toString(e.shape()), e.data().length, stats(e));
-        }
-        checkpoint(c, out);
+        for (Map.Entry<String, String[]> r : rows.entrySet())
+            out.printf(Locale.ROOT, "%-" + nameWidth + "s  %-5s  %-18s  %12s  %s%n", r.getKey(), r.getValue()[0], r.getValue()[1], r.getValue()[2], r.getValue()[3]);
+        checkpoint(metadata, out);
         return 0;
     }
 
@@ -96,14 +97,14 @@ public final class InspectCommand implements Callable<Integer> {
         return s;
     }
 
-    private void checkpoint(Safetensors.Contents c, PrintStream out) {
+    private void checkpoint(Map<String, String> metadata, PrintStream out) {
         out.println();
-        if (!Checkpoint.FORMAT.equals(c.metadata().get("format"))) {
+        if (!Checkpoint.FORMAT.equals(metadata.get("format"))) {
             out.println("not an attnface checkpoint (its metadata has no \"format\": \"" + Checkpoint.FORMAT + "\")"
-                    + (c.metadata().keySet().stream().anyMatch(k -> k.startsWith("model.")) ? "; it has model.* keys: an attnface state dict" : ""));
+                    + (metadata.keySet().stream().anyMatch(k -> k.startsWith("model.")) ? "; it has model.* keys: an attnface state dict" : ""));
             return;
         }
-        Checkpoint.Loaded loaded = new Checkpoint.Loaded(file, c);
+        Checkpoint.Loaded loaded = new Checkpoint.Loaded(file, new Safetensors.Contents(Map.of(), metadata));   // the metadata is all it reads
         ModelConfig mc = loaded.modelConfig();
         out.println("attnface checkpoint (" + Checkpoint.FORMAT + ")");
         out.printf(Locale.ROOT, "  model: %s, %dx%d input%s%s, attention %s, gender %s the age head, dropout %s%s%n", mc.arch(), mc.imageSize(), mc.imageSize(),
