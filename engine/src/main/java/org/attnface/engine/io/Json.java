@@ -12,6 +12,7 @@ import java.util.Map;
  */
 public final class Json {
     private static final int MAX_DEPTH = 64;
+    private static final java.util.regex.Pattern NUMBER = java.util.regex.Pattern.compile("-?(0|[1-9][0-9]*)(\\.[0-9]+)?([eE][+-]?[0-9]+)?");
     private final String s;
     private int i;
 
@@ -111,6 +112,7 @@ public final class Json {
         while (i < s.length() && "0123456789.eE+-".indexOf(s.charAt(i)) >= 0) i++;
         String t = s.substring(start, i);
         if (t.isEmpty() || t.equals("-")) throw error("unexpected character");
+        if (!NUMBER.matcher(t).matches()) throw error("bad number '" + t + "'");   // no "+1", "01", "1.", ".5"
         try {
             if (t.indexOf('.') < 0 && t.indexOf('e') < 0 && t.indexOf('E') < 0) return Long.parseLong(t);
             return Double.parseDouble(t);
@@ -131,8 +133,9 @@ public final class Json {
         i++;
     }
 
+    /** JSON's four whitespace characters only (RFC 8259), as the reference safetensors reader (serde_json) accepts. */
     private void ws() {
-        while (i < s.length() && Character.isWhitespace(s.charAt(i))) i++;
+        while (i < s.length() && (s.charAt(i) == ' ' || s.charAt(i) == '\t' || s.charAt(i) == '\n' || s.charAt(i) == '\r')) i++;
     }
 
     private IllegalArgumentException error(String what) {

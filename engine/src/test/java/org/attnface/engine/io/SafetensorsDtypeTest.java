@@ -210,6 +210,11 @@ class SafetensorsDtypeTest {
         assertRejected(write("lone-high.safetensors", file(GOOD.replace("\"w\"", "\"w\\ud800\""), data)), "lone surrogate (an escaped \\uD800");
         assertRejected(write("lone-low.safetensors", file(GOOD.replace("\"w\"", "\"\\udc00w\""), data)), "lone surrogate (an escaped \\uDC00");
         assertRejected(write("lone-meta.safetensors", file("{\"__metadata__\":{\"k\":\"\\ud83d\"}," + GOOD.substring(1), data)), "lone surrogate");
+        assertRejected(write("u2028.safetensors", file(GOOD.replace(",\"shape\"", ",\u2028\"shape\""), data)), "not valid JSON");
+        assertRejected(write("plus.safetensors", file(GOOD.replace("[2]", "[+2]"), data)), "bad number '+2'");
+        assertRejected(write("zero-lead.safetensors", file(GOOD.replace("[2]", "[02]"), data)), "bad number '02'");
+        assertRejected(write("dot.safetensors", file(GOOD.replace("[0,8]", "[0,8.]"), data)), "bad number '8.'");
+        assertEquals(1, Safetensors.read(write("ws.safetensors", file(GOOD.replace(",", " ,\t\r\n "), data))).tensors().size(), "JSON whitespace between tokens");
         Safetensors.Contents pair = Safetensors.read(write("pair.safetensors", file(GOOD.replace("\"w\"", "\"w\\ud83d\\ude42\""), data)));
         assertTrue(pair.tensors().containsKey("w\uD83D\uDE42"), "an escaped surrogate pair is one character");
     }
