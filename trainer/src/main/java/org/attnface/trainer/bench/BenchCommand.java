@@ -16,6 +16,7 @@ import org.attnface.engine.backend.Backends;
 import org.attnface.engine.backend.cuda.CudaBackend;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 
 import picocli.CommandLine.Command;
@@ -114,9 +115,10 @@ public final class BenchCommand implements Callable<Integer> {
         out.flush();
         List<BenchResult> results = new ArrayList<>();
         for (String model : models) {
+            Arch arch = Arch.parse(model);
             for (int size : imageSizes) {
-                ModelConfig d = ModelConfig.defaults(model, size);
-                ModelConfig config = new ModelConfig(model, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
+                ModelConfig d = ModelConfig.defaults(arch, size);
+                ModelConfig config = new ModelConfig(arch, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
                         d.detachGender(), d.dropout());
                 double gflop = Throughput.forwardGflopPerImage(config, dev, seed);
                 for (int batch : batches) {
@@ -147,7 +149,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     private Device checkOptions() {
         for (String m : models)
-            if (!ModelConfig.ARCHS.contains(m)) throw bad("unknown model '" + m + "' (attn, resnet, ensemble)");
+            if (!Arch.NAMES.contains(m)) throw bad("unknown model '" + m + "' (" + String.join(", ", Arch.NAMES) + ")");
         for (String m : modes)
             if (!m.equals("train") && !m.equals("infer")) throw bad("unknown mode '" + m + "' (train, infer)");
         for (int b : batches) if (b < 1) throw bad("--batch must be >= 1, got " + b);

@@ -13,6 +13,7 @@ import org.attnface.engine.optim.Sgd;
 import org.attnface.engine.profile.OpStats;
 import org.attnface.engine.profile.Profiler;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Arch;
 import org.attnface.model.LossWeights;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
@@ -40,7 +41,7 @@ public final class Throughput {
     private final Tensor images, genderLabels, ageLabels;
     private final Sgd optimizer;
 
-    public Throughput(String arch, String mode, int batch, int imageSize, Device device, long seed) {
+    public Throughput(Arch arch, String mode, int batch, int imageSize, Device device, long seed) {
         this(ModelConfig.defaults(arch, imageSize), mode, batch, device, seed);
     }
 

@@ -137,7 +137,7 @@ public final class EvalCommand implements Callable<Integer> {
         AtomicFile.writeString(dir.resolve("report.md"), md);
         var json = new LinkedHashMap<String, Object>();
         json.put("checkpoint", checkpoint.toString());
-        json.put("arch", inf.config().arch());
+        json.put("arch", inf.config().arch().toString());
         json.put("evaluated_on", title);
         json.put("mirror", mirror);
         json.put("age_rule", rule.toString());

@@ -14,10 +14,12 @@ import org.attnface.engine.Device;
 import org.attnface.engine.backend.Backends;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.train.OptimizerKind;
 import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
 
@@ -70,22 +72,24 @@ public final class ExperimentsCommand implements Callable<Integer> {
     Path cacheDir;
 
     /** One trained variant: name, research question, what it changes. */
-    record Variant(String name, String question, String what, String arch, boolean attention, boolean feedGender, float[] weights,
+    record Variant(String name, String question, String what, Arch arch, boolean attention, boolean feedGender, float[] weights,
                    boolean genderMetrics, boolean ageMetrics) {}
 
     @Override public Integer call() throws Exception {
         Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
+        Arch base = Arch.parse(model);
+        Arch other = base == Arch.ATTN ? Arch.RESNET : Arch.ATTN;
         float[] joint = {1, 1, 0.5f};
         List<Variant> variants = List.of(
-                new Variant("base", "all", model + ": attention, multi-task, gender fed", model, true, true, joint, true, true),
-                new Variant("no-attention", "RQ1", model + " without the spatial transformer", model, false, true, joint, true, true),
-                new Variant("gender-only", "RQ2", "single task: gender loss only (1,0,0)", model, true, true, new float[] {1, 0, 0}, true, false),
-                new Variant("age-only", "RQ2", "single task: age loss only (0,1,0), gender not fed", model, true, false, new float[] {0, 1, 0}, false, true),
-                new Variant("gender-not-fed", "RQ3", "age head without the gender probabilities", model, true, false, joint, true, true),
-                new Variant(model.equals("attn") ? "resnet" : "attn", "RQ4", "the other single network", model.equals("attn") ? "resnet" : "attn",
+                new Variant("base", "all", model + ": attention, multi-task, gender fed", base, true, true, joint, true, true),
+                new Variant("no-attention", "RQ1", model + " without the spatial transformer", base, false, true, joint, true, true),
+                new Variant("gender-only", "RQ2", "single task: gender loss only (1,0,0)", base, true, true, new float[] {1, 0, 0}, true, false),
+                new Variant("age-only", "RQ2", "single task: age loss only (0,1,0), gender not fed", base, true, false, new float[] {0, 1, 0}, false, true),
+                new Variant("gender-not-fed", "RQ3", "age head without the gender probabilities", base, true, false, joint, true, true),
+                new Variant(other.toString(), "RQ4", "the other single network", other,
                         true, true, joint, true, true),
-                new Variant("ensemble", "RQ4", "attn + resnet, probabilities averaged", "ensemble", true, true, joint, true, true));
+                new Variant("ensemble", "RQ4", "attn + resnet, probabilities averaged", Arch.ENSEMBLE, true, true, joint, true, true));
         Files.createDirectories(out);
         String cache = (cacheDir != null ? cacheDir : FaceCache.defaultDir()).toString();
         List<Map<String, Object>> rows = new ArrayList<>();
@@ -98,7 +102,7 @@ public final class ExperimentsCommand implements Callable<Integer> {
             if (Files.exists(sharedSplit) && !Files.exists(run.resolve("split.json")))
                 Files.copy(sharedSplit, run.resolve("split.json"), StandardCopyOption.REPLACE_EXISTING);
             boolean done = Files.exists(run.resolve("last.safetensors"));
-            TrainConfig cfg = new TrainConfig(data.toString(), v.arch(), epochs, batch, lr, 0f, "sgd", 0.9f, 5e-4f, -1, imageSize, imageSize * 9 / 8,
+            TrainConfig cfg = new TrainConfig(data.toString(), v.arch(), epochs, batch, lr, 0f, OptimizerKind.SGD, 0.9f, 5e-4f, -1, imageSize, imageSize * 9 / 8,
                     "0,10,20,30,40,50,60,70", 18, 64, ModelConfig.ATTN_WIDTH, v.attention(), v.feedGender(), false, v.weights()[0], v.weights()[1], v.weights()[2], 0f, false,
                     device, Backends.cpuThreads(), seed, limit, 0, d == Device.CPU ? 1 : 10, 0f, 0.7, 0.15, cache, -1);
             Trainer.Result r = Trainer.run(cfg, run, done, System.out);

@@ -8,8 +8,10 @@ import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
 import org.attnface.engine.backend.Backends;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.trainer.data.FaceCache;
+import org.attnface.trainer.train.OptimizerKind;
 import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
 
@@ -160,28 +162,30 @@ public final class TrainCommand implements Callable<Integer> {
             if (lossWeights.size() != 3 && lossWeights.size() != 4)
                 throw new ParameterException(spec.commandLine(), "--loss-weights takes 3 or 4 numbers: gender,age,distance[,aux]");
             if (split.size() != 2) throw new ParameterException(spec.commandLine(), "--split takes 2 numbers: train,val");
-            if (!List.of("attn", "resnet", "ensemble").contains(model))
-                throw new ParameterException(spec.commandLine(), "--model must be attn, resnet or ensemble, not '" + model + "'");
-            float peak = lr != null ? lr : optimizer.equals("adamw") ? 1e-3f : 0.01f;
+            if (!Arch.NAMES.contains(model))
+                throw new ParameterException(spec.commandLine(), "--model must be " + Arch.choices() + ", not '" + model + "'");
+            Arch arch = Arch.parse(model);
+            OptimizerKind opt = OptimizerKind.parse(optimizer);
+            float peak = lr != null ? lr : opt.defaultLr;
             int cs = cacheSize != null ? cacheSize : imageSize * 9 / 8;
             int le = lossEvery != null ? lossEvery : d == Device.CPU ? 1 : 10;
-            if (attnLr != null && !(model.equals("ensemble") && attnLr > 0 && attnLr <= 1e3))
+            if (attnLr != null && !(arch == Arch.ENSEMBLE && attnLr > 0 && attnLr <= 1e3))
                 throw new ParameterException(spec.commandLine(), "--attn-lr is the ensemble's attn member's rate, in (0, 1000]; got "
                         + attnLr + " with --model " + model);
-            if (model.equals("attn") && (resnetDepth != 18 || resnetWidth != 64))
+            if (!arch.hasResnet() && (resnetDepth != 18 || resnetWidth != 64))
                 throw new ParameterException(spec.commandLine(), "--resnet-depth and --resnet-width shape the ResNet of --model resnet or ensemble; "
                         + "--model attn has none");
             if (!ModelConfig.RESNET_DEPTHS.contains(resnetDepth))
                 throw new ParameterException(spec.commandLine(), "--resnet-depth must be 10, 18 or 34, not " + resnetDepth);
             if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], not " + resnetWidth);
-            if (model.equals("attn") && zeroInitResidual)
+            if (!arch.hasResnet() && zeroInitResidual)
                 throw new ParameterException(spec.commandLine(), "--zero-init-residual changes the ResNet of --model resnet or ensemble; --model attn has none");
-            if (model.equals("resnet") && attnWidth != ModelConfig.ATTN_WIDTH)
+            if (!arch.hasAttn() && attnWidth != ModelConfig.ATTN_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--attn-width shapes the attn network of --model attn or ensemble; --model resnet has none");
             if (attnWidth < 1 || attnWidth > ModelConfig.MAX_ATTN_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--attn-width must be in [1, " + ModelConfig.MAX_ATTN_WIDTH + "], not " + attnWidth);
-            cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, attnLr == null ? 0f : attnLr, optimizer, momentum, weightDecay,
+            cfg = new TrainConfig(data.toString(), arch, epochs, batch, peak, attnLr == null ? 0f : attnLr, opt, momentum, weightDecay,
                     warmupSteps, imageSize, cs,
                     buckets, resnetDepth, resnetWidth, attnWidth, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
                     lossWeights.size() == 4 ? lossWeights.get(3) : 0f, zeroInitResidual, device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);

@@ -24,11 +24,10 @@ import org.attnface.engine.io.Json;
 import org.attnface.engine.nn.Dropout;
 import org.attnface.engine.nn.Module;
 import org.attnface.engine.ops.Ops;
-import org.attnface.engine.optim.AdamW;
 import org.attnface.engine.optim.LrSchedule;
 import org.attnface.engine.optim.Optimizer;
-import org.attnface.engine.optim.Sgd;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Arch;
 import org.attnface.model.AuxLabels;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
@@ -134,11 +133,7 @@ public final class Trainer {
         if (cfg.zeroInitResidual() && ResNet.zeroInitResiduals(model) == 0)
             throw new TrainingFault("zero_init_residual is set but model '" + mc.arch() + "' has no ResNet blocks");
         model.train();
-        opt = switch (cfg.optimizer()) {
-            case "sgd" -> new Sgd(model.parameters(), cfg.lr(), cfg.momentum(), cfg.weightDecay());
-            case "adamw" -> new AdamW(model.parameters(), cfg.lr(), cfg.weightDecay());
-            default -> throw new IllegalArgumentException("unknown optimizer '" + cfg.optimizer() + "' (sgd or adamw)");
-        };
+        opt = cfg.optimizer().create(model.parameters(), cfg.lr(), cfg.momentum(), cfg.weightDecay());
         if (cfg.attnLr() > 0) {
             if (!(model instanceof Ensemble e) || !(cfg.lr() > 0))
                 throw new TrainingFault("attn_lr " + cfg.attnLr() + " needs the ensemble and a learning rate > 0; got model '"
@@ -162,9 +157,9 @@ public final class Trainer {
         AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
         log.printf(Locale.ROOT, "model %s%s: %,d parameters; %s, lr %.4g%s, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
                 mc.arch(), switch (mc.arch()) {
-                    case "attn" -> " (attn width " + mc.attnWidth() + ")";
-                    case "resnet" -> " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + ")";
-                    default -> " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + "; attn width " + mc.attnWidth() + ")";
+                    case ATTN -> " (attn width " + mc.attnWidth() + ")";
+                    case RESNET -> " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + ")";
+                    case ENSEMBLE -> " (ResNet-" + mc.resnetDepth() + ", width " + mc.resnetWidth() + "; attn width " + mc.attnWidth() + ")";
                 },
                 model.parameterCount(), cfg.optimizer(), cfg.lr(),
                 cfg.attnLr() > 0 ? String.format(Locale.ROOT, " (attn member %.4g)", cfg.attnLr()) : "", batch, stepsPerEpoch,
@@ -249,7 +244,7 @@ public final class Trainer {
             if (inside < 0.5)
                 log.printf(Locale.ROOT, "warning: the attn network's spatial transformer samples only %.0f%% of its grid inside the image: "
                         + "it sees mostly padding and will not recover; lower its rate (%s)%n", 100 * inside,
-                        mc.arch().equals("ensemble") ? "--attn-lr" : "--lr");
+                        mc.arch() == Arch.ENSEMBLE ? "--attn-lr" : "--lr");
             if (best) Checkpoint.save(runDir.resolve("best.safetensors"), model, opt, cfg, state);
             Checkpoint.save(last, model, opt, cfg, state);
         }

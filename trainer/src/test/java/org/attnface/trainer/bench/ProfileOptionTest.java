@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import org.attnface.engine.Device;
 import org.attnface.engine.backend.Backends;
 import org.attnface.engine.profile.Profiler;
+import org.attnface.model.Arch;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -24,7 +25,7 @@ class ProfileOptionTest {
         ProfileOption option = new ProfileOption();
         new CommandLine(option).parseArgs("--profile");
         option.start(Device.CPU);
-        Throughput training = new Throughput("attn", "train", 2, 32, Device.CPU, 1);
+        Throughput training = new Throughput(Arch.ATTN, "train", 2, 32, Device.CPU, 1);
         for (int i = 0; i < 4; i++) training.step();
         ByteArrayOutputStream text = new ByteArrayOutputStream();
         option.finish(run, new PrintStream(text, true, StandardCharsets.UTF_8));
