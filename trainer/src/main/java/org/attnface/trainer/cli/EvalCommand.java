@@ -19,8 +19,8 @@ import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.Split;
 import org.attnface.trainer.metrics.AgeRule;
 import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.metrics.Probabilities;
 import org.attnface.trainer.report.Charts;
-import org.attnface.trainer.train.Trainer;
 
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -121,12 +121,12 @@ public final class EvalCommand implements Callable<Integer> {
         try (Batches b = new Batches(set, d, inf.config().imageSize(), inf.config().buckets())) {
             if (inf.model() instanceof Ensemble e) {
                 // Each member once; the ensemble is their weighted mean (RQ4: does it beat both on the same images?).
-                var m = Trainer.Members.of(e, b, idx, batch, mirror);
-                ev = Trainer.evaluation(m.mix(attnWeight), set, idx, inf.config(), rule);
+                var m = Probabilities.Members.of(e, b, idx, batch, mirror);
+                ev = m.mix(attnWeight).evaluate(set, idx, inf.config(), rule);
                 members.putAll(m.evaluations(set, idx, inf.config(), rule));
                 sweep = weightSweep(m, set, idx, inf.config(), rule);
             } else {
-                ev = Trainer.evaluation(Trainer.probabilities(inf.model(), b, idx, batch, mirror), set, idx, inf.config(), rule);
+                ev = Probabilities.of(inf.model(), b, idx, batch, mirror).evaluate(set, idx, inf.config(), rule);
             }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
@@ -157,11 +157,11 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     /** The ensemble's metrics for attn weights 0, 0.1, ..., 1: pick --attn-weight from this table on the validation split. */
-    private static String weightSweep(Trainer.Members m, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc, AgeRule rule) {
+    private static String weightSweep(Probabilities.Members m, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc, AgeRule rule) {
         StringBuilder b = new StringBuilder("\n## Ensemble attn weight (choose it on `--split val`, then report `--split test` with it)\n\n"
                 + "| attn weight | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
         for (int i = 0; i <= 10; i++) {
-            Evaluation.Summary s = Trainer.evaluation(m.mix(i / 10f), set, idx, mc, rule).overall();
+            Evaluation.Summary s = m.mix(i / 10f).evaluate(set, idx, mc, rule).overall();
             b.append(String.format(Locale.ROOT, "| %.1f | %.2f%% | %.2f%% | %.3f |%n",
                     i / 10f, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
         }

@@ -19,6 +19,7 @@ import org.attnface.model.ModelConfig;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.metrics.Probabilities;
 import org.attnface.trainer.train.OptimizerKind;
 import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
@@ -112,7 +113,7 @@ public final class ExperimentsCommand implements Callable<Integer> {
             try (Batches b = new Batches(r.data(), d, imageSize, inf.config().buckets())) {
                 // The training batch size, whose arrays are cached already: a fixed 256 grows 4x with
                 // --image-size 128, and eval --mirror at 256 x 128x128 did not fit the default heap.
-                ev = Trainer.evaluate(inf.model(), b, r.testIndices(), inf.config(), batch);
+                ev = Probabilities.evaluate(inf.model(), b, r.testIndices(), inf.config(), batch);
             }
             Evaluation.Summary s = ev.overall();
             Map<String, Object> row = new LinkedHashMap<>();

@@ -41,6 +41,7 @@ import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.Split;
 import org.attnface.trainer.metrics.AgeRule;
 import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.metrics.Probabilities;
 import org.attnface.trainer.report.Charts;
 
 /**
@@ -249,7 +250,7 @@ public final class Trainer {
             Checkpoint.save(last, model, opt, cfg, state);
         }
         if (val == null) {
-            val = evaluate(model, batches, valIdx, mc, batch);
+            val = Probabilities.evaluate(model, batches, valIdx, mc, batch);
             log.println("the run had already finished; validation of the last checkpoint: " + val.overall());
         }
         writeReports(val);
@@ -263,10 +264,10 @@ public final class Trainer {
      * that stops learning shows here while the ensemble's numbers still look fine.
      */
     private Evaluation validate(int[] idx, ModelConfig mc, int batch, Map<String, Evaluation.Summary> members) {
-        if (!(model instanceof Ensemble e)) return evaluate(model, batches, idx, mc, batch);
-        Members m = Members.of(e, batches, idx, batch, false);
+        if (!(model instanceof Ensemble e)) return Probabilities.evaluate(model, batches, idx, mc, batch);
+        Probabilities.Members m = Probabilities.Members.of(e, batches, idx, batch, false);
         m.evaluations(batches.set(), idx, mc, AgeRule.ARGMAX).forEach((name, ev) -> members.put(name, ev.overall()));
-        return evaluation(m.mix(e.attnWeight()), batches.set(), idx, mc, AgeRule.ARGMAX);
+        return m.mix(e.attnWeight()).evaluate(batches.set(), idx, mc, AgeRule.ARGMAX);
     }
 
     /** {@link AttnCnn#insideFraction} of the attn network (alone or in the ensemble) on these images; NaN when it has no attention. */
@@ -381,76 +382,6 @@ public final class Trainer {
 
     private void setDropoutStep(long step) {
         for (Module m : model.namedModules().values()) if (m instanceof Dropout d) d.setStep(step);
-    }
-
-    /** Predictions of {@code model} on images (centre crop) against their labels. */
-    public static Evaluation evaluate(AgeGenderModel model, Batches batches, int[] indices, ModelConfig mc, int batchSize) {
-        return evaluation(probabilities(model, batches, indices, batchSize, false), batches.set(), indices, mc, AgeRule.ARGMAX);
-    }
-
-    /** Class probabilities of n images: gender [n * 2] and age bucket [n * B], row by row. */
-    public record Probabilities(float[] gender, float[] age) {
-        /** w * a + (1 - w) * b, class by class (what Ensemble computes with attnWeight w). */
-        public static Probabilities mix(Probabilities a, Probabilities b, float w) {
-            return new Probabilities(mix(a.gender, b.gender, w), mix(a.age, b.age, w));
-        }
-
-        private static float[] mix(float[] a, float[] b, float w) {
-            float[] out = new float[a.length];
-            for (int i = 0; i < a.length; i++) out[i] = a[i] * w + b[i] * (1 - w);
-            return out;
-        }
-    }
-
-    /** An ensemble's two members' probabilities on the same images, each network run once (train's validation, eval). */
-    public record Members(Probabilities attn, Probabilities resnet) {
-        public static Members of(Ensemble e, Batches batches, int[] indices, int batchSize, boolean mirrored) {
-            return new Members(probabilities(e.attn, batches, indices, batchSize, mirrored), probabilities(e.resnet, batches, indices, batchSize, mirrored));
-        }
-
-        /** The ensemble's probabilities with attn weight w. */
-        public Probabilities mix(float w) { return Probabilities.mix(attn, resnet, w); }
-
-        /** Each member's metrics: "attn", then "resnet". */
-        public Map<String, Evaluation> evaluations(FaceSet set, int[] indices, ModelConfig mc, AgeRule rule) {
-            Map<String, Evaluation> m = new LinkedHashMap<>();
-            m.put("attn", evaluation(attn, set, indices, mc, rule));
-            m.put("resnet", evaluation(resnet, set, indices, mc, rule));
-            return m;
-        }
-    }
-
-    public static Probabilities probabilities(AgeGenderModel model, Batches batches, int[] indices, int batchSize, boolean mirrored) {
-        int b = model.config().buckets().count();
-        float[] gender = new float[indices.length * 2], age = new float[indices.length * b];
-        boolean wasTraining = model.training();
-        model.eval();
-        try (AutoCloseable ng = Autograd.noGrad()) {
-            for (int from = 0; from < indices.length; from += batchSize) {
-                int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batchSize));
-                try (TensorScope s = TensorScope.open()) {
-                    Tensor x = batches.images(idx, false, 0);
-                    var p = mirrored ? model.predictMirrored(x) : model.predict(x);
-                    System.arraycopy(p.genderProbs().toArray(), 0, gender, from * 2, idx.length * 2);
-                    System.arraycopy(p.ageProbs().toArray(), 0, age, from * b, idx.length * b);
-                }
-            }
-        } catch (Exception e) {
-            if (e instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(e);
-        } finally {
-            if (wasTraining) model.train();
-        }
-        return new Probabilities(gender, age);
-    }
-
-    /** The metrics of {@code p}, the probabilities of the images {@code indices} of {@code set}; {@code rule} reads each age bucket. */
-    public static Evaluation evaluation(Probabilities p, FaceSet set, int[] indices, ModelConfig mc, AgeRule rule) {
-        Evaluation ev = new Evaluation(mc.buckets(), rule);
-        int b = mc.buckets().count();
-        for (int i = 0; i < indices.length; i++)
-            ev.add(set.genders()[indices[i]], set.ages()[indices[i]], set.races()[indices[i]], p.gender(), i * 2, p.age(), i * b);
-        return ev;
     }
 
     private void appendMetrics(Map<String, Object> line) throws IOException {
