@@ -164,11 +164,12 @@ public final class BenchCommand implements Callable<Integer> {
         if (reps < 1) throw bad("--reps must be >= 1, got " + reps);
         if (stepsPerRep < 1) throw bad("--steps-per-rep must be >= 1, got " + stepsPerRep);
         if (threads != null && threads < 1) throw bad("--threads must be >= 1, got " + threads);
-        Device dev = switch (device.toLowerCase(Locale.ROOT)) {
-            case "cpu" -> Device.CPU;
-            case "cuda", "gpu" -> Device.CUDA;
-            default -> throw bad("unknown device '" + device + "' (cpu, cuda)");
-        };
+        Device dev;
+        try {
+            dev = Device.parse(device);
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+        }
         String p = precision == null ? "fp32" : precision.toLowerCase(Locale.ROOT);
         if (!p.equals("fp32") && !p.equals("tf32"))
             throw bad("unsupported precision '" + precision + "': fp32, or tf32 on CUDA");

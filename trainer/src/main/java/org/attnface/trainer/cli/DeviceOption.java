@@ -4,7 +4,6 @@ import java.io.PrintStream;
 
 import org.attnface.engine.Device;
 import org.attnface.engine.backend.Backends;
-import org.attnface.trainer.train.Trainer;
 
 /** Opens the device a command asked for; a missing GPU is a plain message, not a stack trace. */
 final class DeviceOption {
@@ -12,7 +11,7 @@ final class DeviceOption {
 
     /** Returns the device, or null after printing why it cannot be used. */
     static Device open(String name, int threads, PrintStream err) {
-        Device d = Trainer.parseDevice(name);
+        Device d = Device.parse(name);
         if (d == Device.CPU) {
             if (threads > 0) Backends.setCpuThreads(threads);
             return d;

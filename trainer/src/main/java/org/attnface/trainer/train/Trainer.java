@@ -75,15 +75,7 @@ public final class Trainer {
         this.cfg = cfg;
         this.runDir = runDir;
         this.log = log;
-        this.device = parseDevice(cfg.device());
-    }
-
-    public static Device parseDevice(String name) {
-        return switch (name.toLowerCase(Locale.ROOT)) {
-            case "cpu" -> Device.CPU;
-            case "cuda", "gpu" -> Device.CUDA;
-            default -> throw new IllegalArgumentException("unknown device '" + name + "' (cpu or cuda)");
-        };
+        this.device = Device.parse(cfg.device());
     }
 
     /**
