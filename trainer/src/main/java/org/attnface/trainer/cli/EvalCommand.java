@@ -13,16 +13,20 @@ import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
 import org.attnface.model.ensemble.Ensemble;
 import org.attnface.trainer.data.Batches;
-import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.data.FaceFolder;
 import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.Split;
 import org.attnface.trainer.metrics.AgeRule;
 import org.attnface.trainer.metrics.Evaluation;
 import org.attnface.trainer.metrics.Probabilities;
+import org.attnface.trainer.options.CacheDirOption;
+import org.attnface.trainer.options.DataOption;
+import org.attnface.trainer.options.DeviceOption;
+import org.attnface.trainer.options.ThreadsOption;
 import org.attnface.trainer.report.Charts;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
@@ -30,8 +34,7 @@ import picocli.CommandLine.Option;
                 "per-bucket and per-race tables (Markdown + JSON) and report PNGs. Uses the run's test split when the",
                 "checkpoint's folder has split.json, else every image in --data."})
 public final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--data", required = true, description = "UTKFace folder")
-    Path data;
+    @Mixin DataOption data;
 
     @Option(names = "--checkpoint", required = true, description = "a .safetensors checkpoint written by train")
     Path checkpoint;
@@ -52,11 +55,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--limit", defaultValue = "0", description = "without a split.json: use only N images")
     int limit;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device;
+    @Mixin DeviceOption device;
 
-    @Option(names = "--threads", description = "CPU threads (default: all cores)")
-    Integer threads;
+    @Mixin ThreadsOption threads;
 
     @Option(names = "--batch", description = "evaluation batch size (default: 256 at 64x64, fewer for larger images: "
             + "the same pixels per batch, 64 at 128x128)")
@@ -74,12 +75,11 @@ public final class EvalCommand implements Callable<Integer> {
             + " best AABD); every table and the confusion matrix use it (default: ${DEFAULT-VALUE})")
     String ageRule;
 
-    @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
-    Path cacheDir;
+    @Mixin CacheDirOption cacheDir;
 
     @Override public Integer call() throws Exception {
         AgeRule rule = AgeRule.parse(ageRule);
-        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        Device d = device.open(threads.orDefault(), System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
         inf.setAttnWeight(attnWeight);
@@ -87,8 +87,7 @@ public final class EvalCommand implements Callable<Integer> {
         Path splitFile = runDir.resolve("split.json");
         boolean useSplit = Files.exists(splitFile) && !part.equals("all");
         int dataLimit = useSplit && inf.trainConfig() != null ? inf.trainConfig().limit() : limit;
-        FaceSet set = FaceFolder.load(new FaceFolder.Request(data, inf.cacheSize(), dataLimit,
-                cacheDir != null ? cacheDir : FaceCache.defaultDir(), Backends.cpuThreads()), System.out);
+        FaceSet set = FaceFolder.load(new FaceFolder.Request(data.path(), inf.cacheSize(), dataLimit, cacheDir.dir(), Backends.cpuThreads()), System.out);
         int[] idx;
         String title;
         if (useSplit) {
@@ -103,7 +102,7 @@ public final class EvalCommand implements Callable<Integer> {
         } else {
             idx = new int[set.count()];
             for (int i = 0; i < idx.length; i++) idx[i] = i;
-            title = "all " + idx.length + " images in " + data;
+            title = "all " + idx.length + " images in " + data.path();
         }
         if (mirror) title += ", each averaged with its mirror image";
         if (rule != AgeRule.ARGMAX) title += ", age bucket by the " + rule + " rule";
