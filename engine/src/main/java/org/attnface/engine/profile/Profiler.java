@@ -12,15 +12,15 @@ import java.util.Locale;
 import java.util.Map;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.AugmentSpec;
 import org.attnface.engine.backend.Backend;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.BinaryOp;
 import org.attnface.engine.backend.ConvShape;
 import org.attnface.engine.backend.ImageStore;
 import org.attnface.engine.backend.PoolShape;
 import org.attnface.engine.backend.Storage;
+import org.attnface.engine.backend.View;
 import org.attnface.engine.io.AtomicFile;
 
 /**
@@ -29,7 +29,7 @@ import org.attnface.engine.io.AtomicFile;
  * convolution) and GB/s; plus a Chrome trace (chrome://tracing, ui.perfetto.dev) of one step.
  *
  * <pre>
- * Profiler profiler = Profiler.install(Device.CPU);    // Backends.wrap(device, Profiler::new)
+ * Profiler profiler = Profiler.install(Device.CPU);    // Backends.wrap(device, raw -> new Profiler(device, raw))
  * profiler.beginStep(); ...one training step...; profiler.endStep();
  * System.out.print(profiler.writeReport(runDir));    // table; writes profile.txt + trace.json
  * profiler.uninstall();
@@ -47,6 +47,7 @@ import org.attnface.engine.io.AtomicFile;
  * allocation, Java code of the ops) shows as "unattributed" in the report.
  */
 public final class Profiler implements Backend {
+    private final Device device;
     private final Backend inner;
     private final OpClock clock;
     /** A host clock times queued GPU work only if the queue is drained around each op. */
@@ -67,15 +68,16 @@ public final class Profiler implements Backend {
     private StepTrace lastStep;
 
     /** Wraps {@code inner}, timing with the host clock (synchronising around each op on a GPU). */
-    public Profiler(Backend inner) {
-        this(inner, OpClock.host());
+    public Profiler(Device device, Backend inner) {
+        this(device, inner, OpClock.host());
     }
 
     /** Wraps {@code inner}, timing with {@code clock} (for example CUDA events on the compute stream). */
-    public Profiler(Backend inner, OpClock clock) {
+    public Profiler(Device device, Backend inner, OpClock clock) {
+        this.device = device;
         this.inner = inner;
         this.clock = clock;
-        this.syncEachOp = clock.isHostClock() && inner.device() != Device.CPU;
+        this.syncEachOp = clock.isHostClock() && device != Device.CPU;
         this.stepStartMark = clock.mark();
         this.recording = true;
     }
@@ -87,13 +89,13 @@ public final class Profiler implements Backend {
 
     public static Profiler install(Device device, OpClock clock) {
         Profiler[] made = new Profiler[1];
-        Backends.wrap(device, raw -> made[0] = new Profiler(raw, clock));
+        Backends.wrap(device, raw -> made[0] = new Profiler(device, raw, clock));
         return made[0];
     }
 
     /** Removes the profiler (all wrappers) from its device. */
     public void uninstall() {
-        Backends.wrap(inner.device(), null);
+        Backends.wrap(device, null);
     }
 
     // ---- steps ---------------------------------------------------------------------------
@@ -246,7 +248,7 @@ public final class Profiler implements Backend {
         b.append("{\"displayTimeUnit\":\"ms\",\"otherData\":{\"backend\":").append(quote(inner.describe()))
                 .append(",\"step\":").append(s.index).append("},\"traceEvents\":[\n");
         b.append("{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":")
-                .append(quote("attnface " + inner.device().name().toLowerCase(Locale.ROOT))).append("}},\n");
+                .append(quote("attnface " + device.name().toLowerCase(Locale.ROOT))).append("}},\n");
         b.append("{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":0,\"args\":{\"name\":\"step\"}},\n");
         b.append(String.format(Locale.ROOT,
                 "{\"name\":\"step %d\",\"cat\":\"step\",\"ph\":\"X\",\"pid\":1,\"tid\":0,\"ts\":0.000,\"dur\":%.3f,\"args\":{\"primitives_ms\":%.3f}}",
@@ -324,9 +326,9 @@ public final class Profiler implements Backend {
     }
 
     /** Bytes of float tensors read or written once each; null entries (optional bias) count 0. */
-    private static double bytes(Tensor... ts) {
+    private static double bytes(View... ts) {
         long n = 0;
-        for (Tensor t : ts) if (t != null) n += t.numel();
+        for (View t : ts) if (t != null) n += t.numel();
         return 4.0 * n;
     }
 
@@ -336,7 +338,7 @@ public final class Profiler implements Backend {
             if (!b.isEmpty()) b.append(' ');
             switch (o) {
                 case null -> b.append('-');
-                case Tensor t -> shape(b, t.shape());
+                case View t -> shape(b, t.shape());
                 case ConvShape g -> {
                     b.append("x[").append(g.n()).append(',').append(g.c()).append(',').append(g.h()).append(',').append(g.w())
                             .append("] w[").append(g.k()).append(',').append(g.c()).append(',').append(g.r()).append(',').append(g.s())
@@ -363,8 +365,6 @@ public final class Profiler implements Backend {
     /** The wrapped backend. */
     public Backend inner() { return inner; }
 
-    @Override public Device device() { return inner.device(); }
-
     @Override public String describe() { return inner.describe() + " [profiled]"; }
 
     @Override public Storage allocate(long numel) { return inner.allocate(numel); }
@@ -375,31 +375,31 @@ public final class Profiler implements Backend {
 
     // ---- Backend: timed primitives ---------------------------------------------------------
 
-    @Override public void upload(float[] src, int srcOffset, Tensor dst) {
+    @Override public void upload(float[] src, int srcOffset, View dst) {
         long t = start();
         inner.upload(src, srcOffset, dst);
         stop(t, "upload", 0, bytes(dst), dst);
     }
 
-    @Override public void download(Tensor src, float[] dst, int dstOffset) {
+    @Override public void download(View src, float[] dst, int dstOffset) {
         long t = start();
         inner.download(src, dst, dstOffset);
         stop(t, "download", 0, bytes(src), src);
     }
 
-    @Override public void copy(Tensor src, Tensor dst) {
+    @Override public void copy(View src, View dst) {
         long t = start();
         inner.copy(src, dst);
         stop(t, "copy", 0, bytes(src, dst), src);
     }
 
-    @Override public void fill(Tensor x, float value) {
+    @Override public void fill(View x, float value) {
         long t = start();
         inner.fill(x, value);
         stop(t, "fill", 0, bytes(x), x);
     }
 
-    @Override public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+    @Override public void binary(BinaryOp op, View a, View b, View out) {
         long t = start();
         inner.binary(op, a, b, out);
         stop(t, binaryName(op), 0, bytes(a, b, out), a, b);
@@ -414,61 +414,61 @@ public final class Profiler implements Backend {
         };
     }
 
-    @Override public void sumTo(Tensor x, Tensor out) {
+    @Override public void sumTo(View x, View out) {
         long t = start();
         inner.sumTo(x, out);
         stop(t, "sumTo", 0, bytes(x, out), x, "->", out);
     }
 
-    @Override public void axpy(float alpha, Tensor x, Tensor y) {
+    @Override public void axpy(float alpha, View x, View y) {
         long t = start();
         inner.axpy(alpha, x, y);
         stop(t, "axpy", 0, bytes(x, y, y), x);
     }
 
-    @Override public void scale(Tensor x, float alpha, Tensor out) {
+    @Override public void scale(View x, float alpha, View out) {
         long t = start();
         inner.scale(x, alpha, out);
         stop(t, "scale", 0, bytes(x, out), x);
     }
 
-    @Override public void scaleByScalar(Tensor x, Tensor s, float alpha, Tensor out) {
+    @Override public void scaleByScalar(View x, View s, float alpha, View out) {
         long t = start();
         inner.scaleByScalar(x, s, alpha, out);
         stop(t, "scaleByScalar", 0, bytes(x, s, out), x);
     }
 
-    @Override public void relu(Tensor x, Tensor y) {
+    @Override public void relu(View x, View y) {
         long t = start();
         inner.relu(x, y);
         stop(t, "relu", 0, bytes(x, y), x);
     }
 
-    @Override public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
+    @Override public void reluBackward(View y, View dy, View dx) {
         long t = start();
         inner.reluBackward(y, dy, dx);
         stop(t, "reluBackward", 0, bytes(y, dy, dx), y);
     }
 
-    @Override public void sumAll(Tensor x, Tensor out) {
+    @Override public void sumAll(View x, View out) {
         long t = start();
         inner.sumAll(x, out);
         stop(t, "sumAll", 0, bytes(x, out), x);
     }
 
-    @Override public void countNonFinite(Tensor x, Tensor out) {
+    @Override public void countNonFinite(View x, View out) {
         long t = start();
         inner.countNonFinite(x, out);
         stop(t, "countNonFinite", 0, bytes(x, out), x);
     }
 
-    @Override public void copy2d(Tensor src, int srcStride, int srcCol, Tensor dst, int dstStride, int dstCol, int rows, int cols) {
+    @Override public void copy2d(View src, int srcStride, int srcCol, View dst, int dstStride, int dstCol, int rows, int cols) {
         long t = start();
         inner.copy2d(src, srcStride, srcCol, dst, dstStride, dstCol, rows, cols);
         stop(t, "copy2d", 0, 8.0 * rows * cols, rows + "x" + cols);
     }
 
-    @Override public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+    @Override public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, View a, View b, float beta, View c) {
         long t = start();
         inner.gemm(transA, transB, m, n, k, alpha, a, b, beta, c);
         // C is read as well as written when beta != 0.
@@ -476,159 +476,159 @@ public final class Profiler implements Backend {
                 (transA ? "T" : "N") + (transB ? "T" : "N"), "m=" + m, "n=" + n, "k=" + k);
     }
 
-    @Override public void conv2dForward(ConvShape g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    @Override public void conv2dForward(ConvShape g, View x, View w, View bias, View y) {
         long t = start();
         inner.conv2dForward(g, x, w, bias, y);
         stop(t, "conv2dForward", g.flops(), bytes(x, w, bias, y), g);
     }
 
-    @Override public void conv2dBackwardData(ConvShape g, Tensor dy, Tensor w, Tensor dx) {
+    @Override public void conv2dBackwardData(ConvShape g, View dy, View w, View dx) {
         long t = start();
         inner.conv2dBackwardData(g, dy, w, dx);
         stop(t, "conv2dBackwardData", g.flops(), bytes(dy, w, dx), g);
     }
 
-    @Override public void conv2dBackwardFilter(ConvShape g, Tensor x, Tensor dy, Tensor dw) {
+    @Override public void conv2dBackwardFilter(ConvShape g, View x, View dy, View dw) {
         long t = start();
         inner.conv2dBackwardFilter(g, x, dy, dw);
         stop(t, "conv2dBackwardFilter", g.flops(), bytes(x, dy, dw), g);
     }
 
-    @Override public void conv2dBackwardBias(ConvShape g, Tensor dy, Tensor db) {
+    @Override public void conv2dBackwardBias(ConvShape g, View dy, View db) {
         long t = start();
         inner.conv2dBackwardBias(g, dy, db);
         stop(t, "conv2dBackwardBias", 0, bytes(dy, db), dy);
     }
 
-    @Override public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-                                         float momentum, float eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
+    @Override public void batchNormTrain(View x, View gamma, View beta, View runningMean, View runningVar,
+                                         float momentum, float eps, View y, View saveMean, View saveInvStd) {
         long t = start();
         inner.batchNormTrain(x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
         stop(t, "batchNormTrain", 0, bytes(x, y), x);
     }
 
-    @Override public void batchNormInfer(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps, Tensor y) {
+    @Override public void batchNormInfer(View x, View gamma, View beta, View runningMean, View runningVar, float eps, View y) {
         long t = start();
         inner.batchNormInfer(x, gamma, beta, runningMean, runningVar, eps, y);
         stop(t, "batchNormInfer", 0, bytes(x, y), x);
     }
 
-    @Override public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-                                            Tensor dx, Tensor dgamma, Tensor dbeta) {
+    @Override public void batchNormBackward(View x, View dy, View gamma, View saveMean, View saveInvStd,
+                                            View dx, View dgamma, View dbeta) {
         long t = start();
         inner.batchNormBackward(x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
         stop(t, "batchNormBackward", 0, bytes(x, dy, dx), x);
     }
 
-    @Override public void maxPool2d(PoolShape g, Tensor x, Tensor y) {
+    @Override public void maxPool2d(PoolShape g, View x, View y) {
         long t = start();
         inner.maxPool2d(g, x, y);
         stop(t, "maxPool2d", 0, bytes(x, y), g);
     }
 
-    @Override public void maxPool2dBackward(PoolShape g, Tensor x, Tensor y, Tensor dy, Tensor dx) {
+    @Override public void maxPool2dBackward(PoolShape g, View x, View y, View dy, View dx) {
         long t = start();
         inner.maxPool2dBackward(g, x, y, dy, dx);
         stop(t, "maxPool2dBackward", 0, bytes(x, y, dy, dx), g);
     }
 
-    @Override public void avgPool2d(PoolShape g, Tensor x, Tensor y) {
+    @Override public void avgPool2d(PoolShape g, View x, View y) {
         long t = start();
         inner.avgPool2d(g, x, y);
         stop(t, "avgPool2d", 0, bytes(x, y), g);
     }
 
-    @Override public void avgPool2dBackward(PoolShape g, Tensor dy, Tensor dx) {
+    @Override public void avgPool2dBackward(PoolShape g, View dy, View dx) {
         long t = start();
         inner.avgPool2dBackward(g, dy, dx);
         stop(t, "avgPool2dBackward", 0, bytes(dy, dx), g);
     }
 
-    @Override public void softmax(Tensor x, Tensor y) {
+    @Override public void softmax(View x, View y) {
         long t = start();
         inner.softmax(x, y);
         stop(t, "softmax", 0, bytes(x, y), x);
     }
 
-    @Override public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+    @Override public void softmaxBackward(View y, View dy, View dx) {
         long t = start();
         inner.softmaxBackward(y, dy, dx);
         stop(t, "softmaxBackward", 0, bytes(y, dy, dx), y);
     }
 
-    @Override public void logSoftmax(Tensor x, Tensor y) {
+    @Override public void logSoftmax(View x, View y) {
         long t = start();
         inner.logSoftmax(x, y);
         stop(t, "logSoftmax", 0, bytes(x, y), x);
     }
 
-    @Override public void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+    @Override public void logSoftmaxBackward(View y, View dy, View dx) {
         long t = start();
         inner.logSoftmaxBackward(y, dy, dx);
         stop(t, "logSoftmaxBackward", 0, bytes(y, dy, dx), y);
     }
 
-    @Override public void softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
+    @Override public void softmaxCrossEntropy(View logits, View labels, View probs, View loss) {
         long t = start();
         inner.softmaxCrossEntropy(logits, labels, probs, loss);
         stop(t, "softmaxCrossEntropy", 0, bytes(logits, labels, probs, loss), logits);
     }
 
-    @Override public void softmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
+    @Override public void softmaxCrossEntropyBackward(View probs, View labels, View dloss, View dlogits) {
         long t = start();
         inner.softmaxCrossEntropyBackward(probs, labels, dloss, dlogits);
         stop(t, "softmaxCrossEntropyBackward", 0, bytes(probs, labels, dloss, dlogits), probs);
     }
 
-    @Override public void expectedDistance(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
+    @Override public void expectedDistance(View logits, View labels, View probs, View loss) {
         long t = start();
         inner.expectedDistance(logits, labels, probs, loss);
         stop(t, "expectedDistance", 0, bytes(logits, labels, probs, loss), logits);
     }
 
-    @Override public void expectedDistanceBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
+    @Override public void expectedDistanceBackward(View probs, View labels, View dloss, View dlogits) {
         long t = start();
         inner.expectedDistanceBackward(probs, labels, dloss, dlogits);
         stop(t, "expectedDistanceBackward", 0, bytes(probs, labels, dloss, dlogits), probs);
     }
 
-    @Override public void affineGrid(Tensor theta, Tensor grid) {
+    @Override public void affineGrid(View theta, View grid) {
         long t = start();
         inner.affineGrid(theta, grid);
         stop(t, "affineGrid", 0, bytes(theta, grid), grid);
     }
 
-    @Override public void affineGridBackward(Tensor dgrid, Tensor dtheta) {
+    @Override public void affineGridBackward(View dgrid, View dtheta) {
         long t = start();
         inner.affineGridBackward(dgrid, dtheta);
         stop(t, "affineGridBackward", 0, bytes(dgrid, dtheta), dgrid);
     }
 
-    @Override public void gridSample(Tensor x, Tensor grid, Tensor y) {
+    @Override public void gridSample(View x, View grid, View y) {
         long t = start();
         inner.gridSample(x, grid, y);
         stop(t, "gridSample", 0, bytes(x, grid, y), x, grid);
     }
 
-    @Override public void gridSampleBackward(Tensor x, Tensor grid, Tensor dy, Tensor dx, Tensor dgrid) {
+    @Override public void gridSampleBackward(View x, View grid, View dy, View dx, View dgrid) {
         long t = start();
         inner.gridSampleBackward(x, grid, dy, dx, dgrid);
         stop(t, "gridSampleBackward", 0, bytes(x, grid, dy, dx, dgrid), x, grid, dx == null ? "no-dx" : "dx");
     }
 
-    @Override public void dropout(Tensor x, float p, long seed, Tensor y) {
+    @Override public void dropout(View x, float p, long seed, View y) {
         long t = start();
         inner.dropout(x, p, seed, y);
         stop(t, "dropout", 0, bytes(x, y), x);
     }
 
-    @Override public void dropoutBackward(Tensor dy, float p, long seed, Tensor dx) {
+    @Override public void dropoutBackward(View dy, float p, long seed, View dx) {
         long t = start();
         inner.dropoutBackward(dy, p, seed, dx);
         stop(t, "dropoutBackward", 0, bytes(dy, dx), dy);
     }
 
-    @Override public void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float weightDecay) {
+    @Override public void sgdStep(View param, View grad, View momentumBuf, float lr, float momentum, float weightDecay) {
         long t = start();
         inner.sgdStep(param, grad, momentumBuf, lr, momentum, weightDecay);
         // reads param, grad, buf; writes param, buf
@@ -636,7 +636,7 @@ public final class Profiler implements Backend {
         endAutomaticStep();
     }
 
-    @Override public void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+    @Override public void adamwStep(View param, View grad, View m, View v, float lr, float beta1, float beta2,
                                     float eps, float weightDecay, int step) {
         long t = start();
         inner.adamwStep(param, grad, m, v, lr, beta1, beta2, eps, weightDecay, step);
@@ -651,7 +651,7 @@ public final class Profiler implements Backend {
         return s;
     }
 
-    @Override public void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, Tensor out) {
+    @Override public void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, View out) {
         long t = start();
         inner.augmentImages(images, index, spec, seed, out);
         // one uint8 read and one float written per output value

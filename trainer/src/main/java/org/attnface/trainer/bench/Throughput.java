@@ -8,7 +8,7 @@ import org.attnface.engine.Autograd;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.optim.Sgd;
 import org.attnface.engine.profile.OpStats;
 import org.attnface.engine.profile.Profiler;

@@ -3,7 +3,7 @@ package org.attnface.trainer.cli;
 import java.io.PrintStream;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.trainer.train.Trainer;
 
 /** Opens the device a command asked for; a missing GPU is a plain message, not a stack trace. */

@@ -17,7 +17,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.NumericalFault;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.OutOfDeviceMemoryException;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;

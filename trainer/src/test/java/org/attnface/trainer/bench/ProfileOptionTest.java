@@ -9,7 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.profile.Profiler;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
