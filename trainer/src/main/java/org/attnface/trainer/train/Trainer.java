@@ -278,11 +278,8 @@ public final class Trainer {
     private double attentionInside(int[] idx) {
         AttnCnn attn = model instanceof AttnCnn a ? a : model instanceof Ensemble e ? e.attn : null;
         if (attn == null || !attn.config().attention() || idx.length == 0) return Double.NaN;
-        try (AutoCloseable ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
+        try (var ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
             return AttnCnn.insideFraction(attn.theta(batches.images(idx, false, 0)).toArray());
-        } catch (Exception e) {
-            if (e instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(e);
         }
     }
 
@@ -375,10 +372,8 @@ public final class Trainer {
      */
     static double clipGradients(Tensor flatGrads, float maxNorm) {
         double norm;
-        try (AutoCloseable ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
+        try (var ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
             norm = Math.sqrt(Ops.sum(Ops.mul(flatGrads, flatGrads)).item());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
         if (norm > maxNorm) flatGrads.backend().scale(flatGrads, (float) (maxNorm / norm), flatGrads);
         return norm;
@@ -430,7 +425,7 @@ public final class Trainer {
         float[] gender = new float[indices.length * 2], age = new float[indices.length * b];
         boolean wasTraining = model.training();
         model.eval();
-        try (AutoCloseable ng = Autograd.noGrad()) {
+        try (var ng = Autograd.noGrad()) {
             for (int from = 0; from < indices.length; from += batchSize) {
                 int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batchSize));
                 try (TensorScope s = TensorScope.open()) {
@@ -440,9 +435,6 @@ public final class Trainer {
                     System.arraycopy(p.ageProbs().toArray(), 0, age, from * b, idx.length * b);
                 }
             }
-        } catch (Exception e) {
-            if (e instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(e);
         } finally {
             if (wasTraining) model.train();
         }
