@@ -205,15 +205,9 @@ public final class Tensor implements View {
         this.grad = null;
     }
 
+    /** Through a host array, whichever way: a device-to-device copy across backends is not worth a primitive. */
     private static void copyAcross(Tensor src, Tensor dst) {
-        if (src.device() == Device.CPU) {
-            float[] host = src.toArray();
-            dst.backend().upload(host, 0, dst);
-        } else {
-            float[] host = new float[src.size()];
-            src.backend().download(src, host, 0);
-            dst.backend().upload(host, 0, dst);
-        }
+        dst.backend().upload(src.toArray(), 0, dst);
     }
 
     /**
@@ -271,7 +265,7 @@ public final class Tensor implements View {
 
     public boolean isLeaf() { return gradFn == null; }
 
-    /** Sets the gradient to zero (leaves keep their buffer) or forgets it. */
+    /** Fills the gradient with zeros in place, keeping its buffer (after {@link #pack}, a slice of the flat gradient); does nothing when there is no gradient yet. */
     public void zeroGrad() {
         if (grad != null) grad.backend().fill(grad, 0f);
     }
