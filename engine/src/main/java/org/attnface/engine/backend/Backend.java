@@ -11,6 +11,24 @@ package org.attnface.engine.backend;
  * values (exact below 2^24), so that one dtype serves every kernel and the allocator.
  * Scalars such as a loss are one-element tensors that stay on the device, so that a
  * training step needs no host synchronisation.
+ *
+ * <p>A new primitive needs, and touches nothing else:
+ * <ol>
+ * <li>here: a method named for what it computes, whose doc states the contract (shapes,
+ *     overwrite or accumulate, which arguments may be null); shape checks both backends need
+ *     go in a record beside {@link ConvShape} ({@link Broadcast}, {@link SampleShape}, ...);</li>
+ * <li>the CPU kernel: a static method in a class of {@code backend.cpu} taking arrays, offsets
+ *     and sizes, and the adapter method in {@code CpuBackend} that unpacks the views for it;</li>
+ * <li>the CUDA kernel: a {@code __global__} function in {@code kernels/src/main/cuda/<family>.cu}
+ *     and the {@code CudaBackend} method that launches it;</li>
+ * <li>{@code ops.Ops}: the differentiable op that calls it, with its backward beside it;</li>
+ * <li>tests: the op's gradient check in {@code OpsGradientTest} (float64 reference in
+ *     {@code Ref}), the CPU kernel against a reference, the CUDA kernel against the CPU one in
+ *     {@code CudaVsCpuTest}.</li>
+ * </ol>
+ * The profiler times it unasked (a proxy over this interface). Only if its FLOPs or bytes are
+ * not the size of its View arguments, or its shape column should show other arguments than the
+ * first View, does it need an entry in {@code profile.Profiler.RULES}.
  */
 public interface Backend {
 
