@@ -4,7 +4,7 @@ import org.attnface.engine.Autograd;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 
 /**
  * Rough forward timings per image at batch 64 on the CPU backend, for each network:

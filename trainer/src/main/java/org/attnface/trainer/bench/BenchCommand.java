@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.cuda.CudaBackend;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;

@@ -86,7 +86,7 @@ public final class PredictCommand implements Callable<Integer> {
         var buckets = inf.config().buckets();
         List<Map<String, Object>> rows = new ArrayList<>();
         int skipped = 0;
-        try (AutoCloseable ng = Autograd.noGrad()) {
+        try (var ng = Autograd.noGrad()) {
             for (Path f : files) {
                 FaceSet one;
                 try {

@@ -7,7 +7,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.trainer.options.CacheDirOption;

@@ -25,7 +25,7 @@ public record Probabilities(float[] gender, float[] age) {
         float[] gender = new float[indices.length * 2], age = new float[indices.length * b];
         boolean wasTraining = model.training();
         model.eval();
-        try (AutoCloseable ng = Autograd.noGrad()) {
+        try (var ng = Autograd.noGrad()) {
             for (int from = 0; from < indices.length; from += batchSize) {
                 int[] idx = Arrays.copyOfRange(indices, from, Math.min(indices.length, from + batchSize));
                 try (TensorScope s = TensorScope.open()) {
@@ -35,9 +35,6 @@ public record Probabilities(float[] gender, float[] age) {
                     System.arraycopy(p.ageProbs().toArray(), 0, age, from * b, idx.length * b);
                 }
             }
-        } catch (Exception e) {
-            if (e instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(e);
         } finally {
             if (wasTraining) model.train();
         }

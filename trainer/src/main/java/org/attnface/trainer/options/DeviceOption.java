@@ -3,7 +3,7 @@ package org.attnface.trainer.options;
 import java.io.PrintStream;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 
 import picocli.CommandLine.Option;
 

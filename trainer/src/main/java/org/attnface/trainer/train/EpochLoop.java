@@ -156,11 +156,8 @@ final class EpochLoop {
     private double attentionInside(int[] idx) {
         AttnCnn attn = model instanceof AttnCnn a ? a : model instanceof Ensemble e ? e.attn : null;
         if (attn == null || !attn.config().attention() || idx.length == 0) return Double.NaN;
-        try (AutoCloseable ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
+        try (var ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
             return AttnCnn.insideFraction(attn.theta(batches.images(idx, false, 0)).toArray());
-        } catch (Exception e) {
-            if (e instanceof RuntimeException r) throw r;
-            throw new IllegalStateException(e);
         }
     }
 
@@ -234,10 +231,8 @@ final class EpochLoop {
      */
     static double clipGradients(Tensor flatGrads, float maxNorm) {
         double norm;
-        try (AutoCloseable ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
+        try (var ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
             norm = Math.sqrt(Ops.sum(Ops.mul(flatGrads, flatGrads)).item());
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
         if (norm > maxNorm) flatGrads.backend().scale(flatGrads, (float) (maxNorm / norm), flatGrads);
         return norm;

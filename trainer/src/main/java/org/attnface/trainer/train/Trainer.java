@@ -7,7 +7,7 @@ import java.nio.file.Path;
 import java.util.Locale;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
 import org.attnface.model.ModelConfig;
