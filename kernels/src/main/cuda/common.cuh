@@ -1,5 +1,5 @@
 // Shared helpers of the attnface kernels: the counter-based random numbers of
-// org.attnface.engine.Rng (bit-identical), launch geometry, block reductions.
+// org.attnface.engine.backend.Rng (bit-identical), launch geometry, block reductions.
 #pragma once
 #include <stdint.h>
 

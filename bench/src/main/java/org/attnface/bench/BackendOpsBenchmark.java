@@ -6,7 +6,7 @@ import java.util.concurrent.TimeUnit;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.Backend;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.ConvShape;
 import org.attnface.engine.backend.PoolShape;
 import org.openjdk.jmh.annotations.AuxCounters;
@@ -50,13 +50,15 @@ public class BackendOpsBenchmark {
     public String op;
 
     private Backend b;
+    private Device dev;
     private Runnable call;
     private double gflop, gbyte;
 
     /** Tensors live outside any TensorScope: the fork's JVM ends with the trial. */
     @Setup(Level.Trial)
     public void setUp() {
-        b = Backends.of(Device.parse(device));
+        dev = Device.parse(device);
+        b = Backends.of(dev);
         Random r = new Random(1);
         ConvShape stem = new ConvShape(64, 3, 64, 64, 64, 7, 7, 2, 3), l1 = new ConvShape(64, 64, 16, 16, 64, 3, 3, 1, 1),
                 l3 = new ConvShape(64, 256, 4, 4, 256, 3, 3, 1, 1), attn = new ConvShape(64, 10, 62, 62, 10, 3, 3, 1, 0);
@@ -79,53 +81,53 @@ public class BackendOpsBenchmark {
             case "conv-l1-bwd-filter" -> convBackwardFilter(r, l1);
             case "conv-l3-bwd-filter" -> convBackwardFilter(r, l3);
             case "grid-sample-fwd", "grid-sample-bwd" -> {
-                Tensor x = rand(r, 64, 3, 64, 64), theta = Tensor.of(b.device(), identities(64), 64, 2, 3),
-                        grid = Tensor.empty(b.device(), 64, 64, 64, 2), y = Tensor.empty(b.device(), 64, 3, 64, 64);
+                Tensor x = rand(r, 64, 3, 64, 64), theta = Tensor.of(dev, identities(64), 64, 2, 3),
+                        grid = Tensor.empty(dev, 64, 64, 64, 2), y = Tensor.empty(dev, 64, 3, 64, 64);
                 b.affineGrid(theta, grid);
                 if (op.equals("grid-sample-fwd")) {
                     call = () -> b.gridSample(x, grid, y);
                     gbyte = 4.0 * (x.numel() + grid.numel() + y.numel()) / 1e9;
                 } else {
-                    Tensor dx = Tensor.empty(b.device(), 64, 3, 64, 64), dgrid = Tensor.empty(b.device(), 64, 64, 64, 2);
+                    Tensor dx = Tensor.empty(dev, 64, 3, 64, 64), dgrid = Tensor.empty(dev, 64, 64, 64, 2);
                     call = () -> b.gridSampleBackward(x, grid, y, dx, dgrid);
                     gbyte = 4.0 * (x.numel() + 2 * grid.numel() + 2 * y.numel()) / 1e9;
                 }
             }
             case "max-pool-fwd", "max-pool-bwd" -> {
                 PoolShape g = new PoolShape(64, 64, 32, 32, 3, 3, 2, 1);
-                Tensor x = rand(r, 64, 64, 32, 32), y = Tensor.empty(b.device(), 64, 64, 16, 16);
+                Tensor x = rand(r, 64, 64, 32, 32), y = Tensor.empty(dev, 64, 64, 16, 16);
                 b.maxPool2d(g, x, y);
                 if (op.equals("max-pool-fwd")) {
                     call = () -> b.maxPool2d(g, x, y);
                     gbyte = 4.0 * (x.numel() + y.numel()) / 1e9;
                 } else {
-                    Tensor dx = Tensor.empty(b.device(), 64, 64, 32, 32);
+                    Tensor dx = Tensor.empty(dev, 64, 64, 32, 32);
                     call = () -> b.maxPool2dBackward(g, x, y, y, dx);
                     gbyte = 4.0 * (2 * x.numel() + 2 * y.numel()) / 1e9;
                 }
             }
             case "batch-norm-train", "batch-norm-bwd" -> {
-                Tensor x = rand(r, 64, 64, 32, 32), y = Tensor.empty(b.device(), 64, 64, 32, 32), gamma = rand(r, 64), beta = rand(r, 64),
-                        mean = Tensor.zeros(b.device(), 64), var = Tensor.full(b.device(), 1f, 64),
-                        saveMean = Tensor.empty(b.device(), 64), saveInvStd = Tensor.empty(b.device(), 64);
+                Tensor x = rand(r, 64, 64, 32, 32), y = Tensor.empty(dev, 64, 64, 32, 32), gamma = rand(r, 64), beta = rand(r, 64),
+                        mean = Tensor.zeros(dev, 64), var = Tensor.full(dev, 1f, 64),
+                        saveMean = Tensor.empty(dev, 64), saveInvStd = Tensor.empty(dev, 64);
                 b.batchNormTrain(x, gamma, beta, mean, var, 0.1f, 1e-5f, y, saveMean, saveInvStd);
                 if (op.equals("batch-norm-train")) {
                     call = () -> b.batchNormTrain(x, gamma, beta, mean, var, 0.1f, 1e-5f, y, saveMean, saveInvStd);
                     gbyte = 4.0 * 2 * x.numel() / 1e9;
                 } else {
-                    Tensor dx = Tensor.empty(b.device(), 64, 64, 32, 32), dgamma = Tensor.empty(b.device(), 64), dbeta = Tensor.empty(b.device(), 64);
+                    Tensor dx = Tensor.empty(dev, 64, 64, 32, 32), dgamma = Tensor.empty(dev, 64), dbeta = Tensor.empty(dev, 64);
                     call = () -> b.batchNormBackward(x, y, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
                     gbyte = 4.0 * 3 * x.numel() / 1e9;
                 }
             }
             case "relu" -> {
-                Tensor x = rand(r, 64, 64, 32, 32), y = Tensor.empty(b.device(), 64, 64, 32, 32);
+                Tensor x = rand(r, 64, 64, 32, 32), y = Tensor.empty(dev, 64, 64, 32, 32);
                 call = () -> b.relu(x, y);
                 gbyte = 4.0 * 2 * x.numel() / 1e9;
             }
             case "sgd-step-11m" -> {
                 int n = 11_181_658;   // ResNet-18 multi-task parameters
-                Tensor p = rand(r, n), g = rand(r, n), m = Tensor.zeros(b.device(), n);
+                Tensor p = rand(r, n), g = rand(r, n), m = Tensor.zeros(dev, n);
                 call = () -> b.sgdStep(p, g, m, 1e-6f, 0.9f, 5e-4f);
                 gbyte = 4.0 * 5 * n / 1e9;   // read p, g, m; write p, m
             }
@@ -136,13 +138,13 @@ public class BackendOpsBenchmark {
     }
 
     private void convForward(Random r, ConvShape g) {
-        Tensor x = rand(r, g.n(), g.c(), g.h(), g.w()), w = rand(r, g.k(), g.c(), g.r(), g.s()), y = Tensor.empty(b.device(), g.n(), g.k(), g.p(), g.q());
+        Tensor x = rand(r, g.n(), g.c(), g.h(), g.w()), w = rand(r, g.k(), g.c(), g.r(), g.s()), y = Tensor.empty(dev, g.n(), g.k(), g.p(), g.q());
         call = () -> b.conv2dForward(g, x, w, null, y);
         gflop = g.flops() / 1e9;
     }
 
     private void convBackwardFilter(Random r, ConvShape g) {
-        Tensor x = rand(r, g.n(), g.c(), g.h(), g.w()), dy = rand(r, g.n(), g.k(), g.p(), g.q()), dw = Tensor.empty(b.device(), g.k(), g.c(), g.r(), g.s());
+        Tensor x = rand(r, g.n(), g.c(), g.h(), g.w()), dy = rand(r, g.n(), g.k(), g.p(), g.q()), dw = Tensor.empty(dev, g.k(), g.c(), g.r(), g.s());
         call = () -> b.conv2dBackwardFilter(g, x, dy, dw);
         gflop = g.flops() / 1e9;
     }
@@ -152,7 +154,7 @@ public class BackendOpsBenchmark {
         for (int d : shape) n *= d;
         float[] v = new float[(int) n];
         for (int i = 0; i < v.length; i++) v[i] = (float) r.nextGaussian();
-        return Tensor.of(b.device(), v, shape);
+        return Tensor.of(dev, v, shape);
     }
 
     /** Slightly zoomed identity transforms, so the sampler interpolates between pixels. */

@@ -18,16 +18,23 @@ public final class Autograd {
     private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
     private static volatile boolean anomalyDetection;
 
-    /** A scope in which ops record nothing (evaluation, optimiser updates). */
-    public static AutoCloseable noGrad() {
+    /** A scope in which ops record nothing (evaluation, optimiser updates): {@code try (var ng = Autograd.noGrad()) {...}}. */
+    public static NoGrad noGrad() {
         int[] depth = NO_GRAD_DEPTH.get();
         depth[0]++;
-        return new AutoCloseable() {
-            boolean closed;
-            @Override public void close() {
-                if (!closed) { closed = true; depth[0]--; }
-            }
-        };
+        return new NoGrad(depth);
+    }
+
+    /** The scope {@link #noGrad} returns; closing it twice is harmless, and close() throws nothing. */
+    public static final class NoGrad implements AutoCloseable {
+        private final int[] depth;
+        private boolean closed;
+
+        private NoGrad(int[] depth) { this.depth = depth; }
+
+        @Override public void close() {
+            if (!closed) { closed = true; depth[0]--; }
+        }
     }
 
     public static boolean isRecording() { return NO_GRAD_DEPTH.get()[0] == 0; }
@@ -112,7 +119,7 @@ public final class Autograd {
     }
 
     private static void checkFinite(Tensor t, String where, Tensor[] inputs) {
-        try (AutoCloseable ignored = noGrad()) {
+        try (NoGrad ignored = noGrad()) {
             Tensor count = Tensor.emptyPersistent(t.device(), 1);
             t.backend().countNonFinite(t, count);
             float bad = count.item();
@@ -122,10 +129,6 @@ public final class Autograd {
                 throw new NumericalFault(where + " produced " + (long) bad + " non-finite value(s) in "
                         + Arrays.toString(t.shape()) + " from inputs [" + in + "]", where);
             }
-        } catch (NumericalFault f) {
-            throw f;
-        } catch (Exception e) {
-            throw new IllegalStateException(e);
         }
     }
 }

@@ -4,8 +4,8 @@ import java.util.Arrays;
 import java.util.List;
 
 import org.attnface.engine.backend.Backend;
-import org.attnface.engine.backend.Backends;
 import org.attnface.engine.backend.Storage;
+import org.attnface.engine.backend.View;
 
 /**
  * An n-dimensional float32 array: a shape, and a contiguous row-major view (offset) onto a
@@ -17,9 +17,11 @@ import org.attnface.engine.backend.Storage;
  * allocates nothing new after the first step. Outside any scope tensors are ordinary
  * garbage-collected objects.
  */
-public final class Tensor {
+public final class Tensor implements View {
     private final int[] shape;
     private final long numel;
+    /** Kept here, not asked of the storage: backends know nothing of devices (Backends maps one to the other). */
+    private Device device;
     private Storage storage;
     private long offset;
 
@@ -29,9 +31,10 @@ public final class Tensor {
     private GradFn gradFn;
     private String name;
 
-    private Tensor(int[] shape, Storage storage, long offset) {
+    private Tensor(int[] shape, Device device, Storage storage, long offset) {
         this.shape = shape;
         this.numel = numel(shape);
+        this.device = device;
         this.storage = storage;
         this.offset = offset;
     }
@@ -41,7 +44,7 @@ public final class Tensor {
     /** An uninitialised tensor on the device; owned by the innermost open {@link TensorScope}, if any. */
     public static Tensor empty(Device device, int... shape) {
         int[] s = checkShape(shape);
-        Tensor t = new Tensor(s, Backends.of(device).allocate(Math.max(1, numel(s))), 0);
+        Tensor t = new Tensor(s, device, Backends.of(device).allocate(Math.max(1, numel(s))), 0);
         TensorScope.register(t);
         return t;
     }
@@ -49,7 +52,7 @@ public final class Tensor {
     /** An uninitialised tensor that outlives every scope: parameters, gradients, optimiser state, running stats. */
     public static Tensor emptyPersistent(Device device, int... shape) {
         int[] s = checkShape(shape);
-        return new Tensor(s, Backends.of(device).allocate(Math.max(1, numel(s))), 0);
+        return new Tensor(s, device, Backends.of(device).allocate(Math.max(1, numel(s))), 0);
     }
 
     /** A new uninitialised tensor of the same shape and device as {@code like}. */
@@ -91,28 +94,31 @@ public final class Tensor {
 
     // ---- shape and storage ---------------------------------------------------------------
 
-    public int[] shape() { return shape.clone(); }
+    @Override public int[] shape() { return shape.clone(); }
 
-    public int rank() { return shape.length; }
+    @Override public int rank() { return shape.length; }
 
     /** Size of dimension {@code i}; negative indices count from the end. */
-    public int dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
+    @Override public int dim(int i) { return shape[i < 0 ? shape.length + i : i]; }
 
-    public long numel() { return numel; }
+    @Override public long numel() { return numel; }
 
     /** numel as an int, for kernels that index with int; fails loudly beyond 2^31 elements. */
-    public int size() {
+    @Override public int size() {
         if (numel > Integer.MAX_VALUE) throw new IllegalStateException("tensor " + this + " has more than 2^31 elements");
         return (int) numel;
     }
 
-    public Device device() { return storage().backend().device(); }
+    public Device device() {
+        storage();  // a tensor of a closed scope fails here, with the message below
+        return device;
+    }
 
     /** The backend that runs ops on this tensor (the profiling wrapper when profiling is on). */
     public Backend backend() { return Backends.of(device()); }
 
     /** This tensor's storage; fails with a clear message when its scope has closed. */
-    public Storage storage() {
+    @Override public Storage storage() {
         if (storage == null || storage.released())
             throw new IllegalStateException("tensor " + describe() + " was used after its TensorScope closed"
                     + " (read values inside the scope, or create the tensor with emptyPersistent)");
@@ -120,17 +126,17 @@ public final class Tensor {
     }
 
     /** Offset in floats of element 0 within the storage. */
-    public long offset() { return offset; }
+    @Override public long offset() { return offset; }
 
     /** Offset as an int index into a CPU array. */
-    public int intOffset() { return (int) offset; }
+    @Override public int intOffset() { return (int) offset; }
 
-    public boolean sameShape(Tensor o) { return Arrays.equals(shape, o.shape); }
+    @Override public boolean sameShape(View o) { return o instanceof Tensor t ? Arrays.equals(shape, t.shape) : Arrays.equals(shape, o.shape()); }
 
     /** A view with another shape over the same elements (free: no copy, no gradient link). */
     public Tensor view(int... newShape) {
         int[] s = resolveShape(newShape);
-        Tensor v = new Tensor(s, storage(), offset);
+        Tensor v = new Tensor(s, device, storage(), offset);
         return v;
     }
 
@@ -152,7 +158,7 @@ public final class Tensor {
             throw new IndexOutOfBoundsException("slice [" + from + ", " + to + ") of " + describe());
         int[] s = shape.clone();
         s[0] = to - from;
-        return new Tensor(s, storage(), offset + (numel / shape[0]) * from);
+        return new Tensor(s, device, storage(), offset + (numel / shape[0]) * from);
     }
 
     // ---- host access ---------------------------------------------------------------------
@@ -193,20 +199,15 @@ public final class Tensor {
         if (target == device()) return;
         Tensor t = emptyPersistent(target, shape);
         copyAcross(this, t);
+        this.device = target;
         this.storage = t.storage;
         this.offset = 0;
         this.grad = null;
     }
 
+    /** Through a host array, whichever way: a device-to-device copy across backends is not worth a primitive. */
     private static void copyAcross(Tensor src, Tensor dst) {
-        if (src.device() == Device.CPU) {
-            float[] host = src.toArray();
-            dst.backend().upload(host, 0, dst);
-        } else {
-            float[] host = new float[src.size()];
-            src.backend().download(src, host, 0);
-            dst.backend().upload(host, 0, dst);
-        }
+        dst.backend().upload(src.toArray(), 0, dst);
     }
 
     /**
@@ -229,11 +230,11 @@ public final class Tensor {
         grads.backend().fill(grads, 0f);
         long at = 0;
         for (Tensor t : tensors) {
-            Tensor dst = new Tensor(t.shape, values.storage, at);
+            Tensor dst = new Tensor(t.shape, device, values.storage, at);
             t.backend().copy(t, dst);
             t.storage = values.storage;
             t.offset = at;
-            t.grad = new Tensor(t.shape, grads.storage, at);
+            t.grad = new Tensor(t.shape, device, grads.storage, at);
             at += t.numel;
         }
         return new Tensor[] {values, grads};
@@ -264,7 +265,7 @@ public final class Tensor {
 
     public boolean isLeaf() { return gradFn == null; }
 
-    /** Sets the gradient to zero (leaves keep their buffer) or forgets it. */
+    /** Fills the gradient with zeros in place, keeping its buffer (after {@link #pack}, a slice of the flat gradient); does nothing when there is no gradient yet. */
     public void zeroGrad() {
         if (grad != null) grad.backend().fill(grad, 0f);
     }
@@ -317,9 +318,9 @@ public final class Tensor {
     public String name() { return name; }
 
     /** "conv2d [64, 8, 62, 62] cpu" or "layer1.0.conv1.weight [64, 64, 3, 3] cuda". */
-    public String describe() {
+    @Override public String describe() {
         String what = name != null ? name : gradFn != null ? gradFn.op() : "tensor";
-        String dev = storage == null ? "?" : storage.backend().device().toString();
+        String dev = device.toString();
         return what + " " + Arrays.toString(shape) + " " + dev;
     }
 

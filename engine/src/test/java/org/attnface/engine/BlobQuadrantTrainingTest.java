@@ -59,15 +59,13 @@ class BlobQuadrantTrainingTest {
         int n = 512, correct = 0;
         float[] y = new float[n];
         float[] x = images(new Random(99), n, y);
-        try (TensorScope scope = TensorScope.open(); AutoCloseable ng = Autograd.noGrad()) {
+        try (TensorScope scope = TensorScope.open(); var ng = Autograd.noGrad()) {
             float[] logits = net.forward(Tensor.of(x, n, 1, 16, 16)).toArray();
             for (int i = 0; i < n; i++) {
                 int best = 0;
                 for (int k = 1; k < 4; k++) if (logits[i * 4 + k] > logits[i * 4 + best]) best = k;
                 if (best == y[i]) correct++;
             }
-        } catch (Exception e) {
-            throw new RuntimeException(e);
         }
         double acc = correct / (double) n;
         System.out.printf("blob quadrant: held-out accuracy %.3f after 150 steps%n", acc);

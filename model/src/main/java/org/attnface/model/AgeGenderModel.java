@@ -46,10 +46,8 @@ public abstract class AgeGenderModel extends Module {
         checkImages("predict", images);
         boolean wasTraining = training();
         eval();
-        try (AutoCloseable ignored = Autograd.noGrad()) {
+        try (var ignored = Autograd.noGrad()) {
             return probabilities(images);
-        } catch (Exception e) {
-            throw e instanceof RuntimeException r ? r : new IllegalStateException(e);
         } finally {
             if (wasTraining) train();
         }

@@ -11,7 +11,7 @@ import org.attnface.engine.io.Json;
  * metadata ({@link #toMetadata()}), so a checkpoint can rebuild its network and refuse to load
  * into another one ({@link #checkCompatible}).
  *
- * @param arch          "attn", "resnet" or "ensemble" (both, averaged)
+ * @param arch          attn, resnet or ensemble (both, averaged)
  * @param imageSize     square input side in pixels (64 for the reference configurations)
  * @param buckets       the age-bucket scheme (number of age classes)
  * @param resnetDepth   10, 18 or 34 (BasicBlock ResNets)
@@ -25,10 +25,8 @@ import org.attnface.engine.io.Json;
  *                      5-year bins (17-way); they add supervision from labels UTKFace carries
  *                      and play no part in the predictions ({@link AuxLabels})
  */
-public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth, int attnWidth,
+public record ModelConfig(Arch arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth, int attnWidth,
                           boolean attention, boolean feedGender, boolean detachGender, float dropout, boolean auxHeads) {
-
-    public static final List<String> ARCHS = List.of("attn", "resnet", "ensemble");
 
     /** The BasicBlock ResNets {@link org.attnface.model.resnet.ResNet} builds. */
     public static final List<Integer> RESNET_DEPTHS = List.of(10, 18, 34);
@@ -43,8 +41,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
     public static final int ATTN_WIDTH = 10;
 
     public ModelConfig {
-        if (arch == null || !ARCHS.contains(arch))
-            throw new IllegalArgumentException("unknown model '" + arch + "': choose one of " + ARCHS);
+        if (arch == null) throw new IllegalArgumentException("model missing: choose one of " + Arch.NAMES);
         if (imageSize < MIN_IMAGE_SIZE)
             throw new IllegalArgumentException("image size " + imageSize + " is too small: at least " + MIN_IMAGE_SIZE + " pixels");
         if (imageSize > MAX_IMAGE_SIZE)
@@ -60,18 +57,18 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
     }
 
     /** Without the auxiliary heads (the paper's networks). */
-    public ModelConfig(String arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth, int attnWidth,
+    public ModelConfig(Arch arch, int imageSize, AgeBuckets buckets, int resnetDepth, int resnetWidth, int attnWidth,
                        boolean attention, boolean feedGender, boolean detachGender, float dropout) {
         this(arch, imageSize, buckets, resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, dropout, false);
     }
 
     /** MODELS.md's reference configuration: decades to 70+, ResNet-18 of width 64, attn trunk of 10 channels, attention on, gender fed (not detached), dropout 0.5. */
-    public static ModelConfig defaults(String arch, int imageSize) {
+    public static ModelConfig defaults(Arch arch, int imageSize) {
         return new ModelConfig(arch, imageSize, AgeBuckets.decades(), 18, 64, ATTN_WIDTH, true, true, false, 0.5f);
     }
 
     /** The same configuration for another architecture (the ensemble builds its two networks with it). */
-    public ModelConfig withArch(String a) {
+    public ModelConfig withArch(Arch a) {
         return new ModelConfig(a, imageSize, buckets, resnetDepth, resnetWidth, attnWidth, attention, feedGender, detachGender, dropout, auxHeads);
     }
 
@@ -83,7 +80,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
     /** String metadata for a safetensors header; keys start with "model.". */
     public Map<String, String> toMetadata() {
         Map<String, String> m = new LinkedHashMap<>();
-        m.put("model.arch", arch);
+        m.put("model.arch", arch.toString());
         m.put("model.image_size", Integer.toString(imageSize));
         m.put("model.age_buckets", buckets.spec());
         m.put("model.resnet_depth", Integer.toString(resnetDepth));
@@ -104,7 +101,7 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
      */
     public static ModelConfig fromMetadata(Map<String, String> m) {
         return new ModelConfig(
-                get(m, "model.arch"),
+                Arch.parse(get(m, "model.arch")),
                 intOf(m, "model.image_size"),
                 AgeBuckets.parse(get(m, "model.age_buckets")),
                 intOf(m, "model.resnet_depth"),
@@ -124,14 +121,14 @@ public record ModelConfig(String arch, int imageSize, AgeBuckets buckets, int re
      * training and are not compared.
      */
     public void checkCompatible(ModelConfig asked) {
-        if (!arch.equals(asked.arch))
+        if (arch != asked.arch)
             throw new IllegalArgumentException("checkpoint is for model '" + arch + "' but '" + asked.arch + "' was asked");
         if (!buckets.equals(asked.buckets))
             throw new IllegalArgumentException("checkpoint uses age buckets " + buckets.spec() + " but " + asked.buckets.spec() + " was asked");
         if (imageSize != asked.imageSize)
             throw new IllegalArgumentException("checkpoint is for " + imageSize + "x" + imageSize + " images but "
                     + asked.imageSize + "x" + asked.imageSize + " was asked");
-        boolean hasResnet = !arch.equals("attn"), hasAttn = !arch.equals("resnet");
+        boolean hasResnet = arch.hasResnet(), hasAttn = arch.hasAttn();
         if (hasResnet && resnetDepth != asked.resnetDepth)
             throw new IllegalArgumentException("checkpoint is a ResNet-" + resnetDepth + " but ResNet-" + asked.resnetDepth + " was asked");
         if (hasResnet && resnetWidth != asked.resnetWidth)

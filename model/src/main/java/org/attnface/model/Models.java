@@ -15,10 +15,9 @@ public final class Models {
      */
     public static AgeGenderModel create(ModelConfig c, Device d, long seed) {
         AgeGenderModel m = switch (c.arch()) {
-            case "attn" -> new AttnCnn(c, d);
-            case "resnet" -> new ResNet(c, d);
-            case "ensemble" -> new Ensemble(c, d);
-            default -> throw new IllegalArgumentException("unknown model '" + c.arch() + "': choose one of " + ModelConfig.ARCHS);
+            case ATTN -> new AttnCnn(c, d);
+            case RESNET -> new ResNet(c, d);
+            case ENSEMBLE -> new Ensemble(c, d);
         };
         m.initialize(seed);
         m.train();

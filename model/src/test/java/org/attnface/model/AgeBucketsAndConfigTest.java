@@ -37,22 +37,22 @@ class AgeBucketsAndConfigTest {
 
     @Test
     void configRoundTripsThroughMetadata() {
-        ModelConfig c = new ModelConfig("ensemble", 128, AgeBuckets.parse("0,5,18,40,65"), 34, 32, 16, false, true, true, 0.25f);
+        ModelConfig c = new ModelConfig(Arch.ENSEMBLE, 128, AgeBuckets.parse("0,5,18,40,65"), 34, 32, 16, false, true, true, 0.25f);
         Map<String, String> m = c.toMetadata();
         assertEquals(c, ModelConfig.fromMetadata(m));
-        assertEquals(ModelConfig.defaults("attn", 64), ModelConfig.fromMetadata(ModelConfig.defaults("attn", 64).toMetadata()));
+        assertEquals(ModelConfig.defaults(Arch.ATTN, 64), ModelConfig.fromMetadata(ModelConfig.defaults(Arch.ATTN, 64).toMetadata()));
     }
 
     @Test
     void missingMetadataNamesTheKey() {
-        Map<String, String> m = new java.util.HashMap<>(ModelConfig.defaults("attn", 64).toMetadata());
+        Map<String, String> m = new java.util.HashMap<>(ModelConfig.defaults(Arch.ATTN, 64).toMetadata());
         m.remove("model.age_buckets");
         assertTrue(assertThrows(IllegalArgumentException.class, () -> ModelConfig.fromMetadata(m)).getMessage().contains("model.age_buckets"));
     }
 
     @Test
     void checkpointsWrittenBeforeAttnWidthLoadAsMODELSmdsTen() {
-        Map<String, String> m = new java.util.HashMap<>(new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f).toMetadata());
+        Map<String, String> m = new java.util.HashMap<>(new ModelConfig(Arch.ATTN, 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f).toMetadata());
         assertEquals(16, ModelConfig.fromMetadata(m).attnWidth());
         m.remove("model.attn_width");
         assertEquals(10, ModelConfig.fromMetadata(m).attnWidth());
@@ -62,21 +62,21 @@ class AgeBucketsAndConfigTest {
 
     @Test
     void incompatibleCheckpointsNameTheField() {
-        ModelConfig attn = ModelConfig.defaults("attn", 64);
-        attn.checkCompatible(new ModelConfig("attn", 64, AgeBuckets.decades(), 34, 7, 10, true, true, true, 0.1f));
-        String arch = assertThrows(IllegalArgumentException.class, () -> attn.checkCompatible(ModelConfig.defaults("resnet", 64))).getMessage();
+        ModelConfig attn = ModelConfig.defaults(Arch.ATTN, 64);
+        attn.checkCompatible(new ModelConfig(Arch.ATTN, 64, AgeBuckets.decades(), 34, 7, 10, true, true, true, 0.1f));
+        String arch = assertThrows(IllegalArgumentException.class, () -> attn.checkCompatible(ModelConfig.defaults(Arch.RESNET, 64))).getMessage();
         assertEquals("checkpoint is for model 'attn' but 'resnet' was asked", arch);
-        ModelConfig other = new ModelConfig("attn", 64, AgeBuckets.parse("0,20,40,60"), 18, 64, 10, true, true, false, 0.5f);
+        ModelConfig other = new ModelConfig(Arch.ATTN, 64, AgeBuckets.parse("0,20,40,60"), 18, 64, 10, true, true, false, 0.5f);
         String buckets = assertThrows(IllegalArgumentException.class, () -> attn.checkCompatible(other)).getMessage();
         assertEquals("checkpoint uses age buckets 0,10,20,30,40,50,60,70 but 0,20,40,60 was asked", buckets);
-        String size = assertThrows(IllegalArgumentException.class, () -> attn.checkCompatible(ModelConfig.defaults("attn", 128))).getMessage();
+        String size = assertThrows(IllegalArgumentException.class, () -> attn.checkCompatible(ModelConfig.defaults(Arch.ATTN, 128))).getMessage();
         assertTrue(size.contains("64x64") && size.contains("128x128"), size);
-        ModelConfig r18 = ModelConfig.defaults("resnet", 64);
-        ModelConfig r34 = new ModelConfig("resnet", 64, AgeBuckets.decades(), 34, 64, 10, true, true, false, 0.5f);
+        ModelConfig r18 = ModelConfig.defaults(Arch.RESNET, 64);
+        ModelConfig r34 = new ModelConfig(Arch.RESNET, 64, AgeBuckets.decades(), 34, 64, 10, true, true, false, 0.5f);
         assertTrue(assertThrows(IllegalArgumentException.class, () -> r18.checkCompatible(r34)).getMessage().contains("ResNet-34"));
-        ModelConfig wide = new ModelConfig("ensemble", 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f);
+        ModelConfig wide = new ModelConfig(Arch.ENSEMBLE, 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f);
         assertEquals("checkpoint has attn width 16 but width 10 was asked",
-                assertThrows(IllegalArgumentException.class, () -> wide.checkCompatible(ModelConfig.defaults("ensemble", 64))).getMessage());
-        r18.checkCompatible(new ModelConfig("resnet", 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f));   // a ResNet has no attn trunk
+                assertThrows(IllegalArgumentException.class, () -> wide.checkCompatible(ModelConfig.defaults(Arch.ENSEMBLE, 64))).getMessage());
+        r18.checkCompatible(new ModelConfig(Arch.RESNET, 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f));   // a ResNet has no attn trunk
     }
 }

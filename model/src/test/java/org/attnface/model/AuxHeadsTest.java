@@ -17,7 +17,7 @@ import org.junit.jupiter.api.Test;
 
 /** The training-only race and fine-age heads: their loss term, their gradients, and checkpoints that have them. */
 class AuxHeadsTest {
-    private static final ModelConfig RESNET = new ModelConfig("resnet", 32, AgeBuckets.decades(), 10, 8, 10, true, true, false, 0f, true);
+    private static final ModelConfig RESNET = new ModelConfig(Arch.RESNET, 32, AgeBuckets.decades(), 10, 8, 10, true, true, false, 0f, true);
 
     @Test
     void auxTermIsRaceCrossEntropyPlusFineAgeCrossEntropyComputedByHand() throws Exception {
@@ -92,7 +92,7 @@ class AuxHeadsTest {
 
     @Test
     void ensembleHasHeadsOnBothMembersAndSumsTheirAuxTerms() throws Exception {
-        ModelConfig c = new ModelConfig("ensemble", 32, AgeBuckets.decades(), 10, 8, 4, true, true, false, 0f, true);
+        ModelConfig c = new ModelConfig(Arch.ENSEMBLE, 32, AgeBuckets.decades(), 10, 8, 4, true, true, false, 0f, true);
         var e = (org.attnface.model.ensemble.Ensemble) Models.create(c, Device.CPU, 5);
         assertTrue(e.namedParameters().containsKey("attn.race_head.weight"));
         assertTrue(e.namedParameters().containsKey("resnet.fine_age_head.weight"));

@@ -21,7 +21,7 @@ class CheckpointRoundTripTest {
 
     @Test
     void ensembleRebuiltFromItsCheckpointPredictsTheSame(@TempDir Path dir) throws Exception {
-        ModelConfig c = new ModelConfig("ensemble", 64, AgeBuckets.parse("0,15,30,45,60"), 10, 16, 10, true, true, false, 0.5f);
+        ModelConfig c = new ModelConfig(Arch.ENSEMBLE, 64, AgeBuckets.parse("0,15,30,45,60"), 10, 16, 10, true, true, false, 0.5f);
         AgeGenderModel saved = Models.create(c, Device.CPU, 101);
         Tensor x = Fixtures.images(102, 2, 64);
         try (TensorScope s = TensorScope.open()) {   // one training step moves the running statistics off their defaults
@@ -45,7 +45,7 @@ class CheckpointRoundTripTest {
             assertArrayEquals(a.ageProbs().toArray(), b.ageProbs().toArray(), 0f);
         }
         String msg = assertThrows(IllegalArgumentException.class,
-                () -> fromFile.checkCompatible(ModelConfig.defaults("ensemble", 64))).getMessage();
+                () -> fromFile.checkCompatible(ModelConfig.defaults(Arch.ENSEMBLE, 64))).getMessage();
         assertTrue(msg.contains("0,15,30,45,60"), msg);
     }
 }

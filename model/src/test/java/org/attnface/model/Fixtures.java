@@ -51,6 +51,6 @@ final class Fixtures {
     }
 
     static ModelConfig config(String arch, int size) {
-        return ModelConfig.defaults(arch, size);
+        return ModelConfig.defaults(Arch.parse(arch), size);
     }
 }

@@ -4,7 +4,7 @@ import org.attnface.engine.Autograd;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 
 /**
  * Rough forward timings per image at batch 64 on the CPU backend, for each network:
@@ -25,7 +25,7 @@ public final class ForwardTiming {
         System.out.printf("CPU threads %d, batch %d, median of %d after 1 warm-up, ms per image%n", Backends.cpuThreads(), batch, repeats);
         System.out.printf("%-9s %12s %16s %12s%n", "model", "train fwd", "train fwd+bwd", "eval fwd");
         for (String arch : new String[] {"attn", "resnet", "ensemble"}) {
-            AgeGenderModel m = Models.create(ModelConfig.defaults(arch, 64), Device.CPU, 1);
+            AgeGenderModel m = Models.create(ModelConfig.defaults(Arch.parse(arch), 64), Device.CPU, 1);
             Tensor x = Fixtures.smoothImages(1, batch, 64), g = Fixtures.labels(2, batch, 2), a = Fixtures.labels(3, batch, 8);
             double fwd = median(repeats, () -> {
                 try (TensorScope s = TensorScope.open()) { m.loss(x, g, a, LossWeights.BENCHMARK).total().item(); }

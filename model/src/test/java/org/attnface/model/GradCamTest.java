@@ -24,7 +24,7 @@ class GradCamTest {
         final MultiTaskHeads heads;
 
         TinyNet(Device d) {
-            super(new ModelConfig("attn", 32, AgeBuckets.decades(), 18, 64, 10, true, false, false, 0f));
+            super(new ModelConfig(Arch.ATTN, 32, AgeBuckets.decades(), 18, 64, 10, true, false, false, 0f));
             conv = child("conv", new Conv2d(d, 3, 4, 1, 1, 0, false));
             heads = new MultiTaskHeads(d, 4, 8, false, false, false);
             child("gender_head", heads.gender);

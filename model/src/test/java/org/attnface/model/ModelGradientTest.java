@@ -21,7 +21,7 @@ class ModelGradientTest {
     @Test
     void attnLossGradientMatchesCentralDifferences() throws Exception {
         // dropout 0 and batch statistics: the loss is a deterministic function of the weights.
-        ModelConfig c = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 10, true, true, false, 0f);
+        ModelConfig c = new ModelConfig(Arch.ATTN, 64, AgeBuckets.decades(), 18, 64, 10, true, true, false, 0f);
         AgeGenderModel m = Models.create(c, Device.CPU, 21);
         Map<String, Tensor> p = m.namedParameters();
         // Off the identity: there every sample sits exactly on a pixel centre, where bilinear

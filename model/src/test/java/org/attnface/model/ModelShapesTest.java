@@ -64,7 +64,7 @@ class ModelShapesTest {
     void attnWidthWidensOnlyTheTrunk() {
         // Width 16 at 64x64, by hand: conv1 3*9*16+16 = 448, conv2..4 3 * (16*9*16+16) = 6,960, bn 32,
         // fc 16*13*13*50+50 = 135,250; localisation (63,904) and heads (102 + 424) as at width 10.
-        ModelConfig wide = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f);
+        ModelConfig wide = new ModelConfig(Arch.ATTN, 64, AgeBuckets.decades(), 18, 64, 16, true, true, false, 0.5f);
         assertEquals(448 + 6_960 + 32 + 135_250 + 63_904 + 102 + 424, Models.create(wide, Device.CPU, 1).parameterCount());
         try (TensorScope s = TensorScope.open()) {
             Prediction p = Models.create(wide, Device.CPU, 1).predict(Fixtures.images(5, 2, 64));
@@ -81,16 +81,16 @@ class ModelShapesTest {
         assertEquals(11_181_658, resnet);
         assertEquals(attn + resnet, Models.create(Fixtures.config("ensemble", 64), Device.CPU, 1).parameterCount());
         // RQ1: without attention the localisation network (224 + 730 + 62,752 + 198) is gone.
-        ModelConfig noAttention = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 10, false, true, false, 0.5f);
+        ModelConfig noAttention = new ModelConfig(Arch.ATTN, 64, AgeBuckets.decades(), 18, 64, 10, false, true, false, 0.5f);
         assertEquals(152_010 - 63_904, Models.create(noAttention, Device.CPU, 1).parameterCount());
         // RQ3 off: the age head reads 50 features instead of 52: 16 weights fewer.
-        ModelConfig noFeed = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 10, true, false, false, 0.5f);
+        ModelConfig noFeed = new ModelConfig(Arch.ATTN, 64, AgeBuckets.decades(), 18, 64, 10, true, false, false, 0.5f);
         assertEquals(152_010 - 16, Models.create(noFeed, Device.CPU, 1).parameterCount());
         // torchvision resnet34 without fc: 21,284,672 (PyTorch's count). ResNet-10 by hand: stem 9,408 + 128,
         // stages 73,984 + 230,144 + 919,040 + 3,673,088 (each: two 3x3 convs, two BNs, projection from stage 2) = 4,905,792.
-        ModelConfig r34 = new ModelConfig("resnet", 64, AgeBuckets.decades(), 34, 64, 10, true, true, false, 0f);
+        ModelConfig r34 = new ModelConfig(Arch.RESNET, 64, AgeBuckets.decades(), 34, 64, 10, true, true, false, 0f);
         assertEquals(21_284_672 + 1026 + 4120, Models.create(r34, Device.CPU, 1).parameterCount());
-        ModelConfig r10 = new ModelConfig("resnet", 64, AgeBuckets.decades(), 10, 64, 10, true, true, false, 0f);
+        ModelConfig r10 = new ModelConfig(Arch.RESNET, 64, AgeBuckets.decades(), 10, 64, 10, true, true, false, 0f);
         assertEquals(4_905_792 + 1026 + 4120, Models.create(r10, Device.CPU, 1).parameterCount());
     }
 
@@ -116,7 +116,7 @@ class ModelShapesTest {
     void resnetDepthsAndWidths() {
         assertArrayEquals(new int[] {3, 4, 6, 3}, ResNet.blocksPerStage(34));
         assertThrows(IllegalArgumentException.class, () -> ResNet.blocksPerStage(50));
-        ModelConfig narrow = new ModelConfig("resnet", 64, AgeBuckets.decades(), 10, 16, 10, true, true, false, 0f);
+        ModelConfig narrow = new ModelConfig(Arch.RESNET, 64, AgeBuckets.decades(), 10, 16, 10, true, true, false, 0f);
         ResNet m = (ResNet) Models.create(narrow, Device.CPU, 1);
         assertEquals(128, m.features());
         try (TensorScope scope = TensorScope.open()) {

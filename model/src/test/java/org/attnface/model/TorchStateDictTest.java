@@ -70,7 +70,7 @@ class TorchStateDictTest {
         assertEquals(20, counters, "ResNet-18 has 20 batch norms (1 + 8 blocks x 2 + 3 downsamples)");
         assertTrue(tensors.containsKey("layer2.0.downsample.1.running_var"), "torchvision names");
 
-        ModelConfig c = new ModelConfig("resnet", 32, AgeBuckets.decades(), 18, 8, 10, true, true, false, 0.5f);
+        ModelConfig c = new ModelConfig(Arch.RESNET, 32, AgeBuckets.decades(), 18, 8, 10, true, true, false, 0.5f);
         AgeGenderModel model = Models.create(c, Device.CPU, 7);
         Safetensors.load(state, model.stateDict());   // every name and shape fits; the counters are not unexpected
 

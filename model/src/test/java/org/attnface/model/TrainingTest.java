@@ -68,7 +68,7 @@ class TrainingTest {
     @Test
     void detachGenderCutsTheAgeLossFromTheGenderHead() {
         for (boolean detach : new boolean[] {false, true}) {
-            ModelConfig c = new ModelConfig("attn", 64, AgeBuckets.decades(), 18, 64, 10, true, true, detach, 0.5f);
+            ModelConfig c = new ModelConfig(Arch.ATTN, 64, AgeBuckets.decades(), 18, 64, 10, true, true, detach, 0.5f);
             AgeGenderModel m = Models.create(c, Device.CPU, 41);
             Tensor w = m.namedParameters().get("gender_head.weight");
             try (TensorScope scope = TensorScope.open()) {

@@ -1,23 +1,36 @@
 package org.attnface.engine.backend;
 
-import org.attnface.engine.Device;
-import org.attnface.engine.Tensor;
-
 /**
  * The primitive kernels every device implements, at the level that maps onto cuDNN and
  * cuBLAS. Everything differentiable in {@code ops} is composed from these; each backward
  * formula lives beside its forward there, not here.
  *
- * <p>Conventions: tensors are contiguous row-major views (storage + offset); outputs are
+ * <p>Conventions: tensors arrive as {@link View}s, contiguous row-major (storage + offset); outputs are
  * passed in, allocated by the caller with the right shape, and are fully overwritten
  * unless a method says it accumulates. Class labels are float tensors holding integer
  * values (exact below 2^24), so that one dtype serves every kernel and the allocator.
  * Scalars such as a loss are one-element tensors that stay on the device, so that a
  * training step needs no host synchronisation.
+ *
+ * <p>A new primitive needs, and touches nothing else:
+ * <ol>
+ * <li>here: a method named for what it computes, whose doc states the contract (shapes,
+ *     overwrite or accumulate, which arguments may be null); shape checks both backends need
+ *     go in a record beside {@link ConvShape} ({@link Broadcast}, {@link SampleShape}, ...);</li>
+ * <li>the CPU kernel: a static method in a class of {@code backend.cpu} taking arrays, offsets
+ *     and sizes, and the adapter method in {@code CpuBackend} that unpacks the views for it;</li>
+ * <li>the CUDA kernel: a {@code __global__} function in {@code kernels/src/main/cuda/<family>.cu}
+ *     and the {@code CudaBackend} method that launches it;</li>
+ * <li>{@code ops.Ops}: the differentiable op that calls it, with its backward beside it;</li>
+ * <li>tests: the op's gradient check in {@code OpsGradientTest} (float64 reference in
+ *     {@code Ref}), the CPU kernel against a reference, the CUDA kernel against the CPU one in
+ *     {@code CudaVsCpuTest}.</li>
+ * </ol>
+ * The profiler times it unasked (a proxy over this interface). Only if its FLOPs or bytes are
+ * not the size of its View arguments, or its shape column should show other arguments than the
+ * first View, does it need an entry in {@code profile.Profiler.RULES}.
  */
 public interface Backend {
-
-    Device device();
 
     /** A short description for logs: "cpu (2 threads, AVX2 256-bit)", "cuda (NVIDIA H100, sm_90)". */
     String describe();
@@ -31,16 +44,16 @@ public interface Backend {
     void release(Storage storage);
 
     /** Copies {@code dst.numel()} floats from {@code src[srcOffset..]} into {@code dst}. */
-    void upload(float[] src, int srcOffset, Tensor dst);
+    void upload(float[] src, int srcOffset, View dst);
 
     /** Copies all of {@code src} into {@code dst[dstOffset..]}; waits for pending work. */
-    void download(Tensor src, float[] dst, int dstOffset);
+    void download(View src, float[] dst, int dstOffset);
 
     /** dst = src (same numel, any shapes). */
-    void copy(Tensor src, Tensor dst);
+    void copy(View src, View dst);
 
     /** t = value everywhere. */
-    void fill(Tensor t, float value);
+    void fill(View t, float value);
 
     /** Waits until all queued work is done (no-op on the CPU). */
     void synchronize();
@@ -48,37 +61,37 @@ public interface Backend {
     // ---- elementwise and reductions -----------------------------------------------------
 
     /** out = a op b with numpy broadcasting; a and b broadcast to out's shape (rank up to 6). */
-    void binary(BinaryOp op, Tensor a, Tensor b, Tensor out);
+    void binary(BinaryOp op, View a, View b, View out);
 
     /** out = sum of x over the dimensions where out has size 1 and x does not (out is x's shape with some dims reduced to 1, or fewer leading dims). */
-    void sumTo(Tensor x, Tensor out);
+    void sumTo(View x, View out);
 
     /** y += alpha * x (same numel). */
-    void axpy(float alpha, Tensor x, Tensor y);
+    void axpy(float alpha, View x, View y);
 
     /** out = alpha * x. */
-    void scale(Tensor x, float alpha, Tensor out);
+    void scale(View x, float alpha, View out);
 
     /** out = alpha * x * s[0] where s is a one-element device tensor (scales by a loss gradient without reading it on the host). */
-    void scaleByScalar(Tensor x, Tensor s, float alpha, Tensor out);
+    void scaleByScalar(View x, View s, float alpha, View out);
 
     /** y = max(x, 0). */
-    void relu(Tensor x, Tensor y);
+    void relu(View x, View y);
 
     /** dx = dy where y > 0, else 0. */
-    void reluBackward(Tensor y, Tensor dy, Tensor dx);
+    void reluBackward(View y, View dy, View dx);
 
     /** out[0] = sum of all elements of x. */
-    void sumAll(Tensor x, Tensor out);
+    void sumAll(View x, View out);
 
     /** Counts non-finite (NaN or Inf) values of x into out[0]; used by anomaly checks without copying x to the host. */
-    void countNonFinite(Tensor x, Tensor out);
+    void countNonFinite(View x, View out);
 
     /**
      * Copies a rows x cols block: dst[r*dstStride + dstCol + j] = src[r*srcStride + srcCol + j].
      * Concatenation and its backward along any dimension reduce to this.
      */
-    void copy2d(Tensor src, int srcStride, int srcCol, Tensor dst, int dstStride, int dstCol, int rows, int cols);
+    void copy2d(View src, int srcStride, int srcCol, View dst, int dstStride, int dstCol, int rows, int cols);
 
     // ---- matrix products -----------------------------------------------------------------
 
@@ -86,21 +99,21 @@ public interface Backend {
      * Row-major C[m,n] = alpha * op(A) * op(B) + beta * C, op(A) is [m,k] (A stored [k,m] if transA),
      * op(B) is [k,n] (B stored [n,k] if transB). Leading dimensions are the stored row lengths.
      */
-    void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c);
+    void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, View a, View b, float beta, View c);
 
     // ---- convolution ---------------------------------------------------------------------
 
     /** y[n,k,p,q] = conv(x[n,c,h,w], w[k,c,r,s]) + bias[k] (bias may be null). */
-    void conv2dForward(ConvShape g, Tensor x, Tensor w, Tensor bias, Tensor y);
+    void conv2dForward(ConvShape g, View x, View w, View bias, View y);
 
     /** dx = conv-transpose(dy, w). */
-    void conv2dBackwardData(ConvShape g, Tensor dy, Tensor w, Tensor dx);
+    void conv2dBackwardData(ConvShape g, View dy, View w, View dx);
 
     /** dw = correlation of x with dy (overwrites dw). */
-    void conv2dBackwardFilter(ConvShape g, Tensor x, Tensor dy, Tensor dw);
+    void conv2dBackwardFilter(ConvShape g, View x, View dy, View dw);
 
     /** db[k] = sum over n,p,q of dy. */
-    void conv2dBackwardBias(ConvShape g, Tensor dy, Tensor db);
+    void conv2dBackwardBias(ConvShape g, View dy, View db);
 
     // ---- normalisation -------------------------------------------------------------------
 
@@ -110,80 +123,80 @@ public interface Backend {
      * with the unbiased variance for runningVar (PyTorch and cuDNN agree on this).
      * Saves the batch mean and 1/sqrt(var + eps) (biased var) for the backward.
      */
-    void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-                        float momentum, float eps, Tensor y, Tensor saveMean, Tensor saveInvStd);
+    void batchNormTrain(View x, View gamma, View beta, View runningMean, View runningVar,
+                        float momentum, float eps, View y, View saveMean, View saveInvStd);
 
     /** Batch norm with the running statistics (evaluation). */
-    void batchNormInfer(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps, Tensor y);
+    void batchNormInfer(View x, View gamma, View beta, View runningMean, View runningVar, float eps, View y);
 
     /** Gradients of the training-mode batch norm; overwrites dx, dgamma, dbeta. */
-    void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-                           Tensor dx, Tensor dgamma, Tensor dbeta);
+    void batchNormBackward(View x, View dy, View gamma, View saveMean, View saveInvStd,
+                           View dx, View dgamma, View dbeta);
 
     // ---- pooling -------------------------------------------------------------------------
 
     /** Max pooling; padded positions never win. */
-    void maxPool2d(PoolShape g, Tensor x, Tensor y);
+    void maxPool2d(PoolShape g, View x, View y);
 
     /** Routes dy to the first position of each window that holds the maximum (recomputed from x and y). */
-    void maxPool2dBackward(PoolShape g, Tensor x, Tensor y, Tensor dy, Tensor dx);
+    void maxPool2dBackward(PoolShape g, View x, View y, View dy, View dx);
 
     /** Average pooling, padding counted in the divisor (count_include_pad). */
-    void avgPool2d(PoolShape g, Tensor x, Tensor y);
+    void avgPool2d(PoolShape g, View x, View y);
 
-    void avgPool2dBackward(PoolShape g, Tensor dy, Tensor dx);
+    void avgPool2dBackward(PoolShape g, View dy, View dx);
 
     // ---- softmax and losses over [n, classes] rows ---------------------------------------
 
-    void softmax(Tensor x, Tensor y);
+    void softmax(View x, View y);
 
     /** dx = y * (dy - sum(dy * y)) per row. */
-    void softmaxBackward(Tensor y, Tensor dy, Tensor dx);
+    void softmaxBackward(View y, View dy, View dx);
 
-    void logSoftmax(Tensor x, Tensor y);
+    void logSoftmax(View x, View y);
 
     /** dx = dy - exp(y) * sum(dy) per row. */
-    void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx);
+    void logSoftmaxBackward(View y, View dy, View dx);
 
     /**
      * Mean cross-entropy of softmax(logits) against integer labels [n].
      * Writes probs [n,c] (kept for the backward) and loss[0].
      */
-    void softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probs, Tensor loss);
+    void softmaxCrossEntropy(View logits, View labels, View probs, View loss);
 
     /** dlogits = (probs - onehot(labels)) * dloss[0] / n. */
-    void softmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits);
+    void softmaxCrossEntropyBackward(View probs, View labels, View dloss, View dlogits);
 
     /**
      * Expected distance between ordered classes: mean over rows of sum_k softmax(logits)_k * |k - label|.
      * Writes probs and loss[0]; differentiable, unlike the arg-max bucket difference it stands in for.
      */
-    void expectedDistance(Tensor logits, Tensor labels, Tensor probs, Tensor loss);
+    void expectedDistance(View logits, View labels, View probs, View loss);
 
     /** dlogits_j = p_j * (|j - label| - E) * dloss[0] / n, with E = sum_k p_k |k - label|. */
-    void expectedDistanceBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits);
+    void expectedDistanceBackward(View probs, View labels, View dloss, View dlogits);
 
     // ---- spatial transformer -------------------------------------------------------------
 
     /** grid[n,h,w,:] = theta[n] * (x_w, y_h, 1) with normalised pixel centres (align_corners = false). */
-    void affineGrid(Tensor theta, Tensor grid);
+    void affineGrid(View theta, View grid);
 
     /** dtheta[n] = sum over (h,w) of dgrid[n,h,w,:] outer (x_w, y_h, 1). */
-    void affineGridBackward(Tensor dgrid, Tensor dtheta);
+    void affineGridBackward(View dgrid, View dtheta);
 
     /** Bilinear sampling of x[n,c,h,w] at grid[n,p,q,2] (x then y in [-1,1]), zeros outside, align_corners = false. */
-    void gridSample(Tensor x, Tensor grid, Tensor y);
+    void gridSample(View x, View grid, View y);
 
     /** Gradients of gridSample; dx (scatter-added, zeroed first) and dgrid may each be null when not needed. */
-    void gridSampleBackward(Tensor x, Tensor grid, Tensor dy, Tensor dx, Tensor dgrid);
+    void gridSampleBackward(View x, View grid, View dy, View dx, View dgrid);
 
     // ---- dropout (counter-based random numbers: no mask is stored) ----------------------
 
     /** y = x * keep / (1 - p), keep = Rng.uniform(seed, i) >= p for element i. */
-    void dropout(Tensor x, float p, long seed, Tensor y);
+    void dropout(View x, float p, long seed, View y);
 
     /** dx = dy * keep / (1 - p) with the same mask as the forward of that seed. */
-    void dropoutBackward(Tensor dy, float p, long seed, Tensor dx);
+    void dropoutBackward(View dy, float p, long seed, View dx);
 
     // ---- optimisers (one call over a flat buffer of all parameters) ---------------------
 
@@ -191,13 +204,13 @@ public interface Backend {
      * SGD with momentum and coupled weight decay, as torch.optim.SGD (dampening 0, no Nesterov):
      * g = grad + wd * param; buf = momentum * buf + g; param -= lr * buf.
      */
-    void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float weightDecay);
+    void sgdStep(View param, View grad, View momentumBuf, float lr, float momentum, float weightDecay);
 
     /**
      * AdamW as torch.optim.AdamW: param *= 1 - lr * wd; m = b1 m + (1-b1) g; v = b2 v + (1-b2) g^2;
      * param -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps).
      */
-    void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+    void adamwStep(View param, View grad, View m, View v, float lr, float beta1, float beta2,
                    float eps, float weightDecay, int step);
 
     // ---- data preparation -----------------------------------------------------------------
@@ -211,5 +224,5 @@ public interface Backend {
      * and brightness/contrast jitter when training, then (v/255 - mean[c]) / std[c].
      * Every random draw is Rng.uniform(seed, b * 8 + j), so every backend makes the same batch.
      */
-    void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, Tensor out);
+    void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, View out);
 }

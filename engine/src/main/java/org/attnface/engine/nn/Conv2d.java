@@ -1,7 +1,7 @@
 package org.attnface.engine.nn;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.ops.Ops;
 

@@ -1,6 +1,6 @@
 package org.attnface.engine.nn;
 
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
 
 /** Seeded weight initialisers (same numbers on every device and thread count). */

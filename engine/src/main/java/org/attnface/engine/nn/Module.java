@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
 
 /**

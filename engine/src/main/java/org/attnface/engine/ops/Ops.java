@@ -27,13 +27,19 @@ public final class Ops {
 
     public static Tensor mul(Tensor a, Tensor b) { return binary(BinaryOp.MUL, "mul", a, b); }
 
+    public static Tensor div(Tensor a, Tensor b) { return binary(BinaryOp.DIV, "div", a, b); }
+
     private static Tensor binary(BinaryOp op, String name, Tensor a, Tensor b) {
         sameDevice(name, a, b);
         Tensor out = Tensor.empty(a.device(), broadcastShape(name, a.shape(), b.shape()));
         a.backend().binary(op, a, b, out);
         Autograd.record(name, out, g -> {
             if (a.requiresGrad()) {
-                Tensor ga = op == BinaryOp.MUL ? product(g, b, out.shape()) : g;
+                Tensor ga = switch (op) {
+                    case ADD, SUB -> g;
+                    case MUL -> product(g, b, out.shape());
+                    case DIV -> apply(BinaryOp.DIV, g, b, out.shape());                                // g / b
+                };
                 a.accumulateGrad(reduceTo(ga, a));
             }
             if (b.requiresGrad()) {
@@ -41,7 +47,7 @@ public final class Ops {
                     case ADD -> g;
                     case SUB -> negate(g);
                     case MUL -> product(g, a, out.shape());
-                    case DIV -> throw new UnsupportedOperationException("div backward");
+                    case DIV -> negate(apply(BinaryOp.DIV, product(g, out, out.shape()), b, out.shape())); // -g a / b^2 = -g out / b
                 };
                 b.accumulateGrad(reduceTo(gb, b));
             }
@@ -50,8 +56,12 @@ public final class Ops {
     }
 
     private static Tensor product(Tensor g, Tensor other, int[] shape) {
+        return apply(BinaryOp.MUL, g, other, shape);
+    }
+
+    private static Tensor apply(BinaryOp op, Tensor g, Tensor other, int[] shape) {
         Tensor t = Tensor.empty(g.device(), shape);
-        g.backend().binary(BinaryOp.MUL, g, other, t);
+        g.backend().binary(op, g, other, t);
         return t;
     }
 

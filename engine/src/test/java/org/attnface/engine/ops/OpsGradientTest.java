@@ -11,7 +11,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.Random;
 
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.ops.GradCheck.Input;
 import org.junit.jupiter.api.Test;
@@ -65,6 +65,23 @@ class OpsGradientTest {
             binaryCase("add", seed++, s[0], s[1], Double::sum, Ops::add);
             binaryCase("sub", seed++, s[0], s[1], (a, b) -> a - b, Ops::sub);
             binaryCase("mul", seed++, s[0], s[1], (a, b) -> a * b, Ops::mul);
+        }
+    }
+
+    @Test
+    void divWithBroadcasting() {
+        // Divisors with |b| in [0.5, 1]: the quotient stays below 2 and its derivative -a/b^2 below 4,
+        // so the finite difference sees no pole. Three roundings per gradient term (g * out / b).
+        int[][][] shapes = {{{2, 3, 5}, {2, 3, 5}}, {{2, 3, 5}, {5}}, {{2, 1, 5}, {3, 1}}, {{1}, {3, 13}}, {{13, 1, 7, 5}, {13, 1, 1}}};
+        long seed = 40;
+        for (int[][] s : shapes) {
+            int[] sa = s[0], sb = s[1];
+            Random r = new Random(seed);
+            int[] out = Ops.broadcastShape("div", sa, sb);
+            check("div " + java.util.Arrays.toString(sa) + " " + java.util.Arrays.toString(sb), seed++,
+                    new Input[] {input(uniform(r, 1, sa), sa), input(awayFromZero(r, 0.5, sb), sb)},
+                    x -> Ref.broadcast(x[0], sa, x[1], sb, out, (a, b) -> a / b),
+                    t -> Ops.div(t[0], t[1]), ELEMENTWISE, ACCUMULATED);
         }
     }
 

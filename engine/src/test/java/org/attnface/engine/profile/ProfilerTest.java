@@ -1,7 +1,9 @@
 package org.attnface.engine.profile;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.nio.file.Files;
@@ -16,7 +18,8 @@ import java.util.Set;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
+import org.attnface.engine.backend.Backend;
 import org.attnface.engine.io.Json;
 import org.attnface.engine.nn.BatchNorm2d;
 import org.attnface.engine.nn.Conv2d;
@@ -191,6 +194,24 @@ class ProfilerTest {
         assertTrue(profiler.opMillis() <= profiler.stepMillis());
         for (int i = 0; i < Profiler.AUTOMATIC_STEPS + 2; i++) step(net, opt, b[0], b[1]);
         assertEquals(Profiler.AUTOMATIC_STEPS, profiler.steps(), "recording stops after the automatic steps");
+    }
+
+    @Test
+    void timesAPrimitiveWithoutARuleAndPassesItsErrorsThrough() {
+        Profiler profiler = Profiler.install(Device.CPU);
+        Backend b = Backends.of(Device.CPU);
+        assertTrue(b.describe().endsWith("[profiled]"), b.describe());
+        Tensor x = Tensor.of(new float[] {-1, 2, -3, 4}, 2, 2), y = Tensor.of(new float[4], 2, 2), bad = Tensor.of(new float[3], 3);
+        profiler.beginStep();
+        b.relu(x, y);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class, () -> b.relu(x, bad));
+        profiler.endStep();
+        assertTrue(e.getMessage().startsWith("relu: "), "the backend's own exception, not a reflection wrapper: " + e);
+        assertArrayEquals(new float[] {0, 2, 0, 4}, y.toArray());
+        OpStats relu = find(profiler.byShape(), "relu", "[2,2]");
+        assertEquals(1, relu.calls(), "the failed call is not counted");
+        assertEquals(4.0 * (4 + 4), relu.bytes(), "default bytes: x and y once each");
+        assertEquals(0, relu.flops());
     }
 
     static OpStats find(List<OpStats> stats, String op, String shape) {

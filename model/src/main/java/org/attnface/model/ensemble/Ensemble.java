@@ -4,6 +4,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.ops.Ops;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Arch;
 import org.attnface.model.AuxLabels;
 import org.attnface.model.Explanation;
 import org.attnface.model.LossWeights;
@@ -29,8 +30,8 @@ public final class Ensemble extends AgeGenderModel {
 
     public Ensemble(ModelConfig config, Device device) {
         super(config);
-        attn = child("attn", new AttnCnn(config.withArch("attn"), device));
-        resnet = child("resnet", new ResNet(config.withArch("resnet"), device));
+        attn = child("attn", new AttnCnn(config.withArch(Arch.ATTN), device));
+        resnet = child("resnet", new ResNet(config.withArch(Arch.RESNET), device));
     }
 
     @Override public Losses loss(Tensor images, Tensor genderLabels, Tensor ageBucketLabels, AuxLabels aux, LossWeights w) {

@@ -12,13 +12,19 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.cuda.CudaBackend;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
+import org.attnface.trainer.options.DeterministicOption;
+import org.attnface.trainer.options.DeviceOption;
+import org.attnface.trainer.options.SeedOption;
+import org.attnface.trainer.options.ThreadsOption;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
@@ -62,12 +68,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--mode", split = ",", defaultValue = "train,infer", description = "train, infer or both (default: ${DEFAULT-VALUE})")
     List<String> modes;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device;
+    @Mixin DeviceOption device;
 
-    @Option(names = "--deterministic", description = "cuda: only deterministic cuDNN algorithms and fixed-order kernels (slower; "
-            + "also ATTNFACE_DETERMINISTIC=1); cpu: no effect, the CPU backend is always deterministic for a given thread count")
-    boolean deterministic;
+    @Mixin DeterministicOption deterministic;
 
     @Option(names = "--precision",
             description = "fp32, or tf32 on CUDA (TF32 tensor cores in cuDNN/cuBLAS); default fp32, on CUDA tf32 when ATTNFACE_TF32=1")
@@ -82,11 +85,9 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--steps-per-rep", defaultValue = "5", description = "steps in one timed repetition (default: ${DEFAULT-VALUE})")
     int stepsPerRep;
 
-    @Option(names = "--threads", description = "CPU threads (default: ATTNFACE_THREADS, else all cores)")
-    Integer threads;
+    @Mixin ThreadsOption threads;
 
-    @Option(names = "--seed", defaultValue = "1", description = "seed of the weights and the synthetic batch (default: ${DEFAULT-VALUE})")
-    long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--json", description = "also write the results as JSON to this file")
     Path json;
@@ -101,9 +102,8 @@ public final class BenchCommand implements Callable<Integer> {
     @Override
     public Integer call() throws Exception {
         Device dev = checkOptions();
-        if (deterministic && dev == Device.CPU)
-            System.err.println("note: --deterministic has no effect on the cpu: the CPU backend is always deterministic for a given thread count");
-        if (threads != null) Backends.setCpuThreads(threads);
+        if (dev == Device.CPU) deterministic.apply(dev, System.err);   // the note; on CUDA checkOptions applied it
+        if (threads.value() != null) Backends.setCpuThreads(threads.value());
         PrintWriter out = spec.commandLine().getOut();
         String backend = Backends.of(dev).describe();
         out.printf("attnface bench on %s (%s), %s, warm-up %d, %d reps x %d steps%n",
@@ -114,14 +114,15 @@ public final class BenchCommand implements Callable<Integer> {
         out.flush();
         List<BenchResult> results = new ArrayList<>();
         for (String model : models) {
+            Arch arch = Arch.parse(model);
             for (int size : imageSizes) {
-                ModelConfig d = ModelConfig.defaults(model, size);
-                ModelConfig config = new ModelConfig(model, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
+                ModelConfig d = ModelConfig.defaults(arch, size);
+                ModelConfig config = new ModelConfig(arch, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
                         d.detachGender(), d.dropout());
-                double gflop = Throughput.forwardGflopPerImage(config, dev, seed);
+                double gflop = Throughput.forwardGflopPerImage(config, dev, seed.value());
                 for (int batch : batches) {
                     for (String mode : modes) {
-                        Throughput t = new Throughput(config, mode, batch, dev, seed);
+                        Throughput t = new Throughput(config, mode, batch, dev, seed.value());
                         BenchResult r = new BenchResult(model, mode, batch, size, precision, warmup, reps, stepsPerRep,
                                 t.measure(warmup, reps, stepsPerRep), gflop);
                         results.add(r);
@@ -147,7 +148,7 @@ public final class BenchCommand implements Callable<Integer> {
 
     private Device checkOptions() {
         for (String m : models)
-            if (!ModelConfig.ARCHS.contains(m)) throw bad("unknown model '" + m + "' (attn, resnet, ensemble)");
+            if (!Arch.NAMES.contains(m)) throw bad("unknown model '" + m + "' (" + String.join(", ", Arch.NAMES) + ")");
         for (String m : modes)
             if (!m.equals("train") && !m.equals("infer")) throw bad("unknown mode '" + m + "' (train, infer)");
         for (int b : batches) if (b < 1) throw bad("--batch must be >= 1, got " + b);
@@ -161,12 +162,13 @@ public final class BenchCommand implements Callable<Integer> {
         if (warmup < 0) throw bad("--warmup must be >= 0, got " + warmup);
         if (reps < 1) throw bad("--reps must be >= 1, got " + reps);
         if (stepsPerRep < 1) throw bad("--steps-per-rep must be >= 1, got " + stepsPerRep);
-        if (threads != null && threads < 1) throw bad("--threads must be >= 1, got " + threads);
-        Device dev = switch (device.toLowerCase(Locale.ROOT)) {
-            case "cpu" -> Device.CPU;
-            case "cuda", "gpu" -> Device.CUDA;
-            default -> throw bad("unknown device '" + device + "' (cpu, cuda)");
-        };
+        if (threads.value() != null && threads.value() < 1) throw bad("--threads must be >= 1, got " + threads.value());
+        Device dev;
+        try {
+            dev = device.parse();
+        } catch (IllegalArgumentException e) {
+            throw bad(e.getMessage());
+        }
         String p = precision == null ? "fp32" : precision.toLowerCase(Locale.ROOT);
         if (!p.equals("fp32") && !p.equals("tf32"))
             throw bad("unsupported precision '" + precision + "': fp32, or tf32 on CUDA");
@@ -175,7 +177,7 @@ public final class BenchCommand implements Callable<Integer> {
             throw bad("--device cuda: no usable NVIDIA GPU, driver or CUDA libraries were found on this machine");
         if (dev == Device.CUDA && Backends.raw(Device.CUDA) instanceof CudaBackend cuda) {
             if (precision != null) cuda.setTf32(p.equals("tf32"));
-            if (deterministic) CudaBackend.setDeterministic(true);
+            deterministic.apply(dev, System.err);
             p = cuda.tf32() ? "tf32" : "fp32";
         }
         precision = p;   // the precision actually used, for the table and the JSON

@@ -8,11 +8,12 @@ import org.attnface.engine.Autograd;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.optim.Sgd;
 import org.attnface.engine.profile.OpStats;
 import org.attnface.engine.profile.Profiler;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Arch;
 import org.attnface.model.LossWeights;
 import org.attnface.model.Losses;
 import org.attnface.model.ModelConfig;
@@ -40,7 +41,7 @@ public final class Throughput {
     private final Tensor images, genderLabels, ageLabels;
     private final Sgd optimizer;
 
-    public Throughput(String arch, String mode, int batch, int imageSize, Device device, long seed) {
+    public Throughput(Arch arch, String mode, int batch, int imageSize, Device device, long seed) {
         this(ModelConfig.defaults(arch, imageSize), mode, batch, device, seed);
     }
 
@@ -89,10 +90,8 @@ public final class Throughput {
                 optimizer.step();
             }
         } else {
-            try (TensorScope scope = TensorScope.open(); AutoCloseable noGrad = Autograd.noGrad()) {
+            try (TensorScope scope = TensorScope.open(); var noGrad = Autograd.noGrad()) {
                 model.predict(images);
-            } catch (Exception e) {
-                throw new IllegalStateException("inference step of " + model.config().arch() + " failed", e);
             }
         }
     }
@@ -139,12 +138,10 @@ public final class Throughput {
         Tensor x = Tensor.emptyPersistent(device, 1, 3, imageSize, imageSize);
         x.copyFrom(new float[3 * imageSize * imageSize]);
         Profiler profiler = Profiler.install(device);
-        try (TensorScope scope = TensorScope.open(); AutoCloseable noGrad = Autograd.noGrad()) {
+        try (TensorScope scope = TensorScope.open(); var noGrad = Autograd.noGrad()) {
             profiler.beginStep();
             m.predict(x);
             profiler.endStep();
-        } catch (Exception e) {
-            throw new IllegalStateException("counting the FLOPs of " + config.arch() + " failed", e);
         } finally {
             profiler.uninstall();
         }

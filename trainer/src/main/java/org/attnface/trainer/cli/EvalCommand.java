@@ -8,21 +8,25 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
 import org.attnface.model.ensemble.Ensemble;
 import org.attnface.trainer.data.Batches;
-import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.data.FaceFolder;
 import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.Split;
 import org.attnface.trainer.metrics.AgeRule;
 import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.metrics.Probabilities;
+import org.attnface.trainer.options.CacheDirOption;
+import org.attnface.trainer.options.DataOption;
+import org.attnface.trainer.options.DeviceOption;
+import org.attnface.trainer.options.ThreadsOption;
 import org.attnface.trainer.report.Charts;
-import org.attnface.trainer.train.Trainer;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "eval", mixinStandardHelpOptions = true, sortOptions = false,
@@ -30,8 +34,7 @@ import picocli.CommandLine.Option;
                 "per-bucket and per-race tables (Markdown + JSON) and report PNGs. Uses the run's test split when the",
                 "checkpoint's folder has split.json, else every image in --data."})
 public final class EvalCommand implements Callable<Integer> {
-    @Option(names = "--data", required = true, description = "UTKFace folder")
-    Path data;
+    @Mixin DataOption data;
 
     @Option(names = "--checkpoint", required = true, description = "a .safetensors checkpoint written by train")
     Path checkpoint;
@@ -52,11 +55,9 @@ public final class EvalCommand implements Callable<Integer> {
     @Option(names = "--limit", defaultValue = "0", description = "without a split.json: use only N images")
     int limit;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device;
+    @Mixin DeviceOption device;
 
-    @Option(names = "--threads", description = "CPU threads (default: all cores)")
-    Integer threads;
+    @Mixin ThreadsOption threads;
 
     @Option(names = "--batch", description = "evaluation batch size (default: 256 at 64x64, fewer for larger images: "
             + "the same pixels per batch, 64 at 128x128)")
@@ -74,12 +75,11 @@ public final class EvalCommand implements Callable<Integer> {
             + " best AABD); every table and the confusion matrix use it (default: ${DEFAULT-VALUE})")
     String ageRule;
 
-    @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
-    Path cacheDir;
+    @Mixin CacheDirOption cacheDir;
 
     @Override public Integer call() throws Exception {
         AgeRule rule = AgeRule.parse(ageRule);
-        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        Device d = device.open(threads.orDefault(), System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
         inf.setAttnWeight(attnWeight);
@@ -87,8 +87,7 @@ public final class EvalCommand implements Callable<Integer> {
         Path splitFile = runDir.resolve("split.json");
         boolean useSplit = Files.exists(splitFile) && !part.equals("all");
         int dataLimit = useSplit && inf.trainConfig() != null ? inf.trainConfig().limit() : limit;
-        FaceSet set = FaceFolder.load(new FaceFolder.Request(data, inf.cacheSize(), dataLimit,
-                cacheDir != null ? cacheDir : FaceCache.defaultDir(), Backends.cpuThreads()), System.out);
+        FaceSet set = FaceFolder.load(new FaceFolder.Request(data.path(), inf.cacheSize(), dataLimit, cacheDir.dir(), Backends.cpuThreads()), System.out);
         int[] idx;
         String title;
         if (useSplit) {
@@ -103,7 +102,7 @@ public final class EvalCommand implements Callable<Integer> {
         } else {
             idx = new int[set.count()];
             for (int i = 0; i < idx.length; i++) idx[i] = i;
-            title = "all " + idx.length + " images in " + data;
+            title = "all " + idx.length + " images in " + data.path();
         }
         if (mirror) title += ", each averaged with its mirror image";
         if (rule != AgeRule.ARGMAX) title += ", age bucket by the " + rule + " rule";
@@ -121,12 +120,12 @@ public final class EvalCommand implements Callable<Integer> {
         try (Batches b = new Batches(set, d, inf.config().imageSize(), inf.config().buckets())) {
             if (inf.model() instanceof Ensemble e) {
                 // Each member once; the ensemble is their weighted mean (RQ4: does it beat both on the same images?).
-                var m = Trainer.Members.of(e, b, idx, batch, mirror);
-                ev = Trainer.evaluation(m.mix(attnWeight), set, idx, inf.config(), rule);
+                var m = Probabilities.Members.of(e, b, idx, batch, mirror);
+                ev = m.mix(attnWeight).evaluate(set, idx, inf.config(), rule);
                 members.putAll(m.evaluations(set, idx, inf.config(), rule));
                 sweep = weightSweep(m, set, idx, inf.config(), rule);
             } else {
-                ev = Trainer.evaluation(Trainer.probabilities(inf.model(), b, idx, batch, mirror), set, idx, inf.config(), rule);
+                ev = Probabilities.of(inf.model(), b, idx, batch, mirror).evaluate(set, idx, inf.config(), rule);
             }
         }
         double seconds = (System.nanoTime() - t0) / 1e9;
@@ -137,7 +136,7 @@ public final class EvalCommand implements Callable<Integer> {
         AtomicFile.writeString(dir.resolve("report.md"), md);
         var json = new LinkedHashMap<String, Object>();
         json.put("checkpoint", checkpoint.toString());
-        json.put("arch", inf.config().arch());
+        json.put("arch", inf.config().arch().toString());
         json.put("evaluated_on", title);
         json.put("mirror", mirror);
         json.put("age_rule", rule.toString());
@@ -157,11 +156,11 @@ public final class EvalCommand implements Callable<Integer> {
     }
 
     /** The ensemble's metrics for attn weights 0, 0.1, ..., 1: pick --attn-weight from this table on the validation split. */
-    private static String weightSweep(Trainer.Members m, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc, AgeRule rule) {
+    private static String weightSweep(Probabilities.Members m, FaceSet set, int[] idx, org.attnface.model.ModelConfig mc, AgeRule rule) {
         StringBuilder b = new StringBuilder("\n## Ensemble attn weight (choose it on `--split val`, then report `--split test` with it)\n\n"
                 + "| attn weight | gender acc | age-bucket acc | AABD |\n|---|---|---|---|\n");
         for (int i = 0; i <= 10; i++) {
-            Evaluation.Summary s = Trainer.evaluation(m.mix(i / 10f), set, idx, mc, rule).overall();
+            Evaluation.Summary s = m.mix(i / 10f).evaluate(set, idx, mc, rule).overall();
             b.append(String.format(Locale.ROOT, "| %.1f | %.2f%% | %.2f%% | %.3f |%n",
                     i / 10f, 100 * s.genderAccuracy(), 100 * s.ageAccuracy(), s.aabd()));
         }

@@ -11,17 +11,25 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.trainer.data.Batches;
-import org.attnface.trainer.data.FaceCache;
 import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.metrics.Probabilities;
+import org.attnface.trainer.options.CacheDirOption;
+import org.attnface.trainer.options.DataOption;
+import org.attnface.trainer.options.DeviceOption;
+import org.attnface.trainer.options.SeedOption;
+import org.attnface.trainer.options.ThreadsOption;
+import org.attnface.trainer.train.OptimizerKind;
 import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "experiments", mixinStandardHelpOptions = true, sortOptions = false,
@@ -30,8 +38,7 @@ import picocli.CommandLine.Option;
                 "  RQ3 gender fed to the age head vs not, RQ4 the ensemble vs the single models.",
                 "Each variant is a run folder under --out (resumable); all are evaluated on the shared test split."})
 public final class ExperimentsCommand implements Callable<Integer> {
-    @Option(names = "--data", required = true, description = "UTKFace folder")
-    Path data;
+    @Mixin DataOption data;
 
     @Option(names = "--out", required = true, description = "folder for the runs and the results table")
     Path out;
@@ -54,40 +61,38 @@ public final class ExperimentsCommand implements Callable<Integer> {
     @Option(names = "--image-size", defaultValue = "64", description = "crop size (default: ${DEFAULT-VALUE})")
     int imageSize;
 
-    @Option(names = "--seed", defaultValue = "1", description = "seed (default: ${DEFAULT-VALUE})")
-    long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--only", split = ",", description = "run only these variants (names as in the table, e.g. base,no-attention)")
     List<String> only;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device;
+    @Mixin DeviceOption device;
 
-    @Option(names = "--threads", description = "CPU threads (default: all cores)")
-    Integer threads;
+    @Mixin ThreadsOption threads;
 
-    @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
-    Path cacheDir;
+    @Mixin CacheDirOption cacheDir;
 
     /** One trained variant: name, research question, what it changes. */
-    record Variant(String name, String question, String what, String arch, boolean attention, boolean feedGender, float[] weights,
+    record Variant(String name, String question, String what, Arch arch, boolean attention, boolean feedGender, float[] weights,
                    boolean genderMetrics, boolean ageMetrics) {}
 
     @Override public Integer call() throws Exception {
-        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        Device d = device.open(threads.orDefault(), System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
+        Arch base = Arch.parse(model);
+        Arch other = base == Arch.ATTN ? Arch.RESNET : Arch.ATTN;
         float[] joint = {1, 1, 0.5f};
         List<Variant> variants = List.of(
-                new Variant("base", "all", model + ": attention, multi-task, gender fed", model, true, true, joint, true, true),
-                new Variant("no-attention", "RQ1", model + " without the spatial transformer", model, false, true, joint, true, true),
-                new Variant("gender-only", "RQ2", "single task: gender loss only (1,0,0)", model, true, true, new float[] {1, 0, 0}, true, false),
-                new Variant("age-only", "RQ2", "single task: age loss only (0,1,0), gender not fed", model, true, false, new float[] {0, 1, 0}, false, true),
-                new Variant("gender-not-fed", "RQ3", "age head without the gender probabilities", model, true, false, joint, true, true),
-                new Variant(model.equals("attn") ? "resnet" : "attn", "RQ4", "the other single network", model.equals("attn") ? "resnet" : "attn",
+                new Variant("base", "all", model + ": attention, multi-task, gender fed", base, true, true, joint, true, true),
+                new Variant("no-attention", "RQ1", model + " without the spatial transformer", base, false, true, joint, true, true),
+                new Variant("gender-only", "RQ2", "single task: gender loss only (1,0,0)", base, true, true, new float[] {1, 0, 0}, true, false),
+                new Variant("age-only", "RQ2", "single task: age loss only (0,1,0), gender not fed", base, true, false, new float[] {0, 1, 0}, false, true),
+                new Variant("gender-not-fed", "RQ3", "age head without the gender probabilities", base, true, false, joint, true, true),
+                new Variant(other.toString(), "RQ4", "the other single network", other,
                         true, true, joint, true, true),
-                new Variant("ensemble", "RQ4", "attn + resnet, probabilities averaged", "ensemble", true, true, joint, true, true));
+                new Variant("ensemble", "RQ4", "attn + resnet, probabilities averaged", Arch.ENSEMBLE, true, true, joint, true, true));
         Files.createDirectories(out);
-        String cache = (cacheDir != null ? cacheDir : FaceCache.defaultDir()).toString();
+        String cache = cacheDir.dir().toString();
         List<Map<String, Object>> rows = new ArrayList<>();
         Path sharedSplit = out.resolve("split.json");
         for (Variant v : variants) {
@@ -98,9 +103,9 @@ public final class ExperimentsCommand implements Callable<Integer> {
             if (Files.exists(sharedSplit) && !Files.exists(run.resolve("split.json")))
                 Files.copy(sharedSplit, run.resolve("split.json"), StandardCopyOption.REPLACE_EXISTING);
             boolean done = Files.exists(run.resolve("last.safetensors"));
-            TrainConfig cfg = new TrainConfig(data.toString(), v.arch(), epochs, batch, lr, 0f, "sgd", 0.9f, 5e-4f, -1, imageSize, imageSize * 9 / 8,
+            TrainConfig cfg = new TrainConfig(data.path().toString(), v.arch(), epochs, batch, lr, 0f, OptimizerKind.SGD, 0.9f, 5e-4f, -1, imageSize, imageSize * 9 / 8,
                     "0,10,20,30,40,50,60,70", 18, 64, ModelConfig.ATTN_WIDTH, v.attention(), v.feedGender(), false, v.weights()[0], v.weights()[1], v.weights()[2], 0f, false,
-                    device, Backends.cpuThreads(), seed, limit, 0, d == Device.CPU ? 1 : 10, 0f, 0.7, 0.15, cache, -1);
+                    device.name(), Backends.cpuThreads(), seed.value(), limit, 0, d == Device.CPU ? 1 : 10, 0f, 0.7, 0.15, cache, -1);
             Trainer.Result r = Trainer.run(cfg, run, done, System.out);
             if (!Files.exists(sharedSplit)) Files.copy(run.resolve("split.json"), sharedSplit);
             Inference inf = Inference.load(run.resolve("best.safetensors"), d);
@@ -108,7 +113,7 @@ public final class ExperimentsCommand implements Callable<Integer> {
             try (Batches b = new Batches(r.data(), d, imageSize, inf.config().buckets())) {
                 // The training batch size, whose arrays are cached already: a fixed 256 grows 4x with
                 // --image-size 128, and eval --mirror at 256 x 128x128 did not fit the default heap.
-                ev = Trainer.evaluate(inf.model(), b, r.testIndices(), inf.config(), batch);
+                ev = Probabilities.evaluate(inf.model(), b, r.testIndices(), inf.config(), batch);
             }
             Evaluation.Summary s = ev.overall();
             Map<String, Object> row = new LinkedHashMap<>();
@@ -131,7 +136,7 @@ public final class ExperimentsCommand implements Callable<Integer> {
 
     private void writeTable(List<Map<String, Object>> rows) throws java.io.IOException {
         StringBuilder s = new StringBuilder();
-        s.append("# Research questions (test split; ").append(epochs).append(" epochs, seed ").append(seed)
+        s.append("# Research questions (test split; ").append(epochs).append(" epochs, seed ").append(seed.value())
                 .append(limit > 0 ? ", " + limit + " images" : "").append(")\n\n");
         s.append("| RQ | variant | what | test images | gender accuracy | age-bucket accuracy | AABD | age MAE |\n|---|---|---|---:|---:|---:|---:|---:|\n");
         for (Map<String, Object> r : rows)

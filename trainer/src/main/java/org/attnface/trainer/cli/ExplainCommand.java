@@ -14,9 +14,11 @@ import org.attnface.engine.TensorScope;
 import org.attnface.model.Explanation;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceSet;
+import org.attnface.trainer.options.DeviceOption;
 import org.attnface.trainer.report.Overlays;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -36,11 +38,10 @@ public final class ExplainCommand implements Callable<Integer> {
     @Option(names = "--scale", defaultValue = "4", description = "enlargement of the network's input in the pictures (default: ${DEFAULT-VALUE})")
     int scale;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device;
+    @Mixin DeviceOption device;
 
     @Override public Integer call() throws Exception {
-        Device d = DeviceOption.open(device, 0, System.err);
+        Device d = device.open(0, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         String notAFile = org.attnface.trainer.data.ImageFiles.whyNotAFile(image);
         if (notAFile != null) throw new IllegalArgumentException(image + " " + notAFile);

@@ -8,6 +8,7 @@ import java.util.List;
 import org.attnface.engine.Device;
 import org.attnface.model.AgeBuckets;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
 import org.attnface.model.ensemble.Ensemble;
@@ -35,7 +36,7 @@ record Inference(Path checkpoint, AgeGenderModel model, ModelConfig config, Trai
         ModelConfig mc = c.modelConfig();
         TrainConfig tc = c.trainConfig();
         if (arch != null || buckets != null) {
-            ModelConfig asked = new ModelConfig(arch != null ? arch : mc.arch(), mc.imageSize(),
+            ModelConfig asked = new ModelConfig(arch != null ? Arch.parse(arch) : mc.arch(), mc.imageSize(),
                     buckets != null ? AgeBuckets.parse(buckets) : mc.buckets(), mc.resnetDepth(), mc.resnetWidth(), mc.attnWidth(), mc.attention(),
                     mc.feedGender(), mc.detachGender(), mc.dropout(), mc.auxHeads());
             try {

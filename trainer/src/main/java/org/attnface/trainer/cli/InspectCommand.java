@@ -108,8 +108,8 @@ public final class InspectCommand implements Callable<Integer> {
         ModelConfig mc = loaded.modelConfig();
         out.println("attnface checkpoint (" + Checkpoint.FORMAT + ")");
         out.printf(Locale.ROOT, "  model: %s, %dx%d input%s%s, attention %s, gender %s the age head, dropout %s%s%n", mc.arch(), mc.imageSize(), mc.imageSize(),
-                mc.arch().equals("attn") ? "" : ", ResNet-" + mc.resnetDepth() + " width " + mc.resnetWidth(),
-                mc.arch().equals("resnet") ? "" : ", attn width " + mc.attnWidth(),
+                !mc.arch().hasResnet() ? "" : ", ResNet-" + mc.resnetDepth() + " width " + mc.resnetWidth(),
+                !mc.arch().hasAttn() ? "" : ", attn width " + mc.attnWidth(),
                 mc.attention() ? "on" : "off", mc.feedGender() ? (mc.detachGender() ? "fed (detached) to" : "fed to") : "not fed to",
                 mc.dropout(), mc.auxHeads() ? ", race and 5-year age heads" : "");
         StringBuilder labels = new StringBuilder();

@@ -22,8 +22,11 @@ import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.data.ImageFiles;
 import org.attnface.trainer.data.UnusableImageException;
 import org.attnface.trainer.metrics.AgeRule;
+import org.attnface.trainer.options.DeviceOption;
+import org.attnface.trainer.options.ThreadsOption;
 
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
@@ -59,16 +62,14 @@ public final class PredictCommand implements Callable<Integer> {
     @Option(names = "--out", description = "write here instead of stdout")
     Path out;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device;
+    @Mixin DeviceOption device;
 
-    @Option(names = "--threads", description = "CPU threads (default: all cores)")
-    Integer threads;
+    @Mixin ThreadsOption threads;
 
     @Override public Integer call() throws Exception {
         if (!format.equals("csv") && !format.equals("json")) throw new IllegalArgumentException("--format must be csv or json, not '" + format + "'");
         AgeRule rule = AgeRule.parse(ageRule);
-        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        Device d = device.open(threads.orDefault(), System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
         if (!Files.exists(input)) throw new java.nio.file.NoSuchFileException(input.toString(), null, "no such image or folder");
         if (Files.isDirectory(input) && ImageFiles.namedLikeAnImage(input))
@@ -89,7 +90,7 @@ public final class PredictCommand implements Callable<Integer> {
         var buckets = inf.config().buckets();
         List<Map<String, Object>> rows = new ArrayList<>();
         int skipped = 0;
-        try (AutoCloseable ng = Autograd.noGrad()) {
+        try (var ng = Autograd.noGrad()) {
             for (Path f : files) {
                 FaceSet one;
                 try {

@@ -7,9 +7,16 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
-import org.attnface.trainer.data.FaceCache;
+import org.attnface.trainer.options.CacheDirOption;
+import org.attnface.trainer.options.DataOption;
+import org.attnface.trainer.options.DeterministicOption;
+import org.attnface.trainer.options.DeviceOption;
+import org.attnface.trainer.options.SeedOption;
+import org.attnface.trainer.options.ThreadsOption;
+import org.attnface.trainer.train.OptimizerKind;
 import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
 
@@ -27,7 +34,7 @@ import picocli.CommandLine.Spec;
 public final class TrainCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
-    @Option(names = "--data", description = "folder of UTKFace JPEGs (AGE_GENDER_RACE_DATETIME.jpg.chip.jpg); on --resume, default: the run's")
+    @Option(names = "--data", description = DataOption.DESCRIPTION + "; on --resume, default: the run's")
     Path data;
 
     @Option(names = "--model", defaultValue = "attn", description = "attn, resnet or ensemble (default: ${DEFAULT-VALUE})")
@@ -95,18 +102,13 @@ public final class TrainCommand implements Callable<Integer> {
             + " so each block starts as the identity (torchvision's zero_init_residual)")
     boolean zeroInitResidual;
 
-    @Option(names = "--device", defaultValue = "cpu", description = "cpu or cuda (default: ${DEFAULT-VALUE})")
-    String device;
+    @Mixin DeviceOption device;
 
-    @Option(names = "--deterministic", description = "cuda: only deterministic cuDNN algorithms and fixed-order kernels, so a run "
-            + "repeats bit for bit (slower; also ATTNFACE_DETERMINISTIC=1); cpu: no effect, the CPU backend is always deterministic for a given thread count")
-    boolean deterministic;
+    @Mixin DeterministicOption deterministic;
 
-    @Option(names = "--threads", description = "CPU threads (default: ATTNFACE_THREADS or all cores); bit-exact resume needs the same count")
-    Integer threads;
+    @Mixin ThreadsOption threads;
 
-    @Option(names = "--seed", defaultValue = "1", description = "seed of the split, initialisation, order, augmentation and dropout (default: ${DEFAULT-VALUE})")
-    long seed;
+    @Mixin SeedOption seed;
 
     @Option(names = "--out", required = true, description = "run folder")
     Path out;
@@ -129,8 +131,7 @@ public final class TrainCommand implements Callable<Integer> {
     @Option(names = "--split", split = ",", defaultValue = "0.7,0.15", description = "train and validation fractions; the rest is the test split (default: ${DEFAULT-VALUE})")
     List<Double> split;
 
-    @Option(names = "--cache-dir", description = "where decoded faces are cached (default: ~/.cache/attnface)")
-    Path cacheDir;
+    @Mixin CacheDirOption cacheDir;
 
     @Option(names = "--fault-inject-step", defaultValue = "-1", hidden = true, description = "test hook: put a NaN into the batch of this step")
     long faultInjectStep;
@@ -138,21 +139,19 @@ public final class TrainCommand implements Callable<Integer> {
     @Mixin org.attnface.trainer.bench.ProfileOption profile;
 
     @Override public Integer call() throws Exception {
-        Device d = DeviceOption.open(device, threads == null ? 0 : threads, System.err);
+        Device d = device.open(threads.orDefault(), System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
-        if (deterministic && d == Device.CPU)
-            System.err.println("note: --deterministic has no effect on the cpu: the CPU backend is always deterministic for a given thread count");
-        if (deterministic && d == Device.CUDA) org.attnface.engine.backend.cuda.CudaBackend.setDeterministic(true);
+        deterministic.apply(d, System.err);
         int threadCount = Backends.cpuThreads();
-        String cache = (cacheDir != null ? cacheDir : FaceCache.defaultDir()).toString();
+        String cache = cacheDir.dir().toString();
         TrainConfig cfg;
         Path configFile = out.resolve("config.json");
         if (resume && Files.exists(configFile)) {
             TrainConfig saved = TrainConfig.load(configFile);
             String dataDir = data != null ? data.toString() : saved.data();
-            if (threads != null && threads != saved.threads())
-                System.err.printf(Locale.ROOT, "note: --threads %d differs from the run's %d: training continues, but not bit-exactly%n", threads, saved.threads());
-            cfg = saved.withRuntime(dataDir, device, threadCount, cache, faultInjectStep);
+            if (threads.value() != null && threads.value() != saved.threads())
+                System.err.printf(Locale.ROOT, "note: --threads %d differs from the run's %d: training continues, but not bit-exactly%n", threads.value(), saved.threads());
+            cfg = saved.withRuntime(dataDir, device.name(), threadCount, cache, faultInjectStep);
             if (spec.commandLine().getParseResult().hasMatchedOption("--epochs")) cfg = cfg.withEpochs(epochs);
             else if (cfg.epochs() == 0)
                 throw new ParameterException(spec.commandLine(), out + " was set up with --epochs 0: add --epochs N to train it");
@@ -162,31 +161,33 @@ public final class TrainCommand implements Callable<Integer> {
             if (lossWeights.size() != 3 && lossWeights.size() != 4)
                 throw new ParameterException(spec.commandLine(), "--loss-weights takes 3 or 4 numbers: gender,age,distance[,aux]");
             if (split.size() != 2) throw new ParameterException(spec.commandLine(), "--split takes 2 numbers: train,val");
-            if (!List.of("attn", "resnet", "ensemble").contains(model))
-                throw new ParameterException(spec.commandLine(), "--model must be attn, resnet or ensemble, not '" + model + "'");
-            float peak = lr != null ? lr : optimizer.equals("adamw") ? 1e-3f : 0.01f;
+            if (!Arch.NAMES.contains(model))
+                throw new ParameterException(spec.commandLine(), "--model must be " + Arch.choices() + ", not '" + model + "'");
+            Arch arch = Arch.parse(model);
+            OptimizerKind opt = OptimizerKind.parse(optimizer);
+            float peak = lr != null ? lr : opt.defaultLr;
             int cs = cacheSize != null ? cacheSize : imageSize * 9 / 8;
             int le = lossEvery != null ? lossEvery : d == Device.CPU ? 1 : 10;
-            if (attnLr != null && !(model.equals("ensemble") && attnLr > 0 && attnLr <= 1e3))
+            if (attnLr != null && !(arch == Arch.ENSEMBLE && attnLr > 0 && attnLr <= 1e3))
                 throw new ParameterException(spec.commandLine(), "--attn-lr is the ensemble's attn member's rate, in (0, 1000]; got "
                         + attnLr + " with --model " + model);
-            if (model.equals("attn") && (resnetDepth != 18 || resnetWidth != 64))
+            if (!arch.hasResnet() && (resnetDepth != 18 || resnetWidth != 64))
                 throw new ParameterException(spec.commandLine(), "--resnet-depth and --resnet-width shape the ResNet of --model resnet or ensemble; "
                         + "--model attn has none");
             if (!ModelConfig.RESNET_DEPTHS.contains(resnetDepth))
                 throw new ParameterException(spec.commandLine(), "--resnet-depth must be 10, 18 or 34, not " + resnetDepth);
             if (resnetWidth < 1 || resnetWidth > ModelConfig.MAX_RESNET_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--resnet-width must be in [1, " + ModelConfig.MAX_RESNET_WIDTH + "], not " + resnetWidth);
-            if (model.equals("attn") && zeroInitResidual)
+            if (!arch.hasResnet() && zeroInitResidual)
                 throw new ParameterException(spec.commandLine(), "--zero-init-residual changes the ResNet of --model resnet or ensemble; --model attn has none");
-            if (model.equals("resnet") && attnWidth != ModelConfig.ATTN_WIDTH)
+            if (!arch.hasAttn() && attnWidth != ModelConfig.ATTN_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--attn-width shapes the attn network of --model attn or ensemble; --model resnet has none");
             if (attnWidth < 1 || attnWidth > ModelConfig.MAX_ATTN_WIDTH)
                 throw new ParameterException(spec.commandLine(), "--attn-width must be in [1, " + ModelConfig.MAX_ATTN_WIDTH + "], not " + attnWidth);
-            cfg = new TrainConfig(data.toString(), model, epochs, batch, peak, attnLr == null ? 0f : attnLr, optimizer, momentum, weightDecay,
+            cfg = new TrainConfig(data.toString(), arch, epochs, batch, peak, attnLr == null ? 0f : attnLr, opt, momentum, weightDecay,
                     warmupSteps, imageSize, cs,
                     buckets, resnetDepth, resnetWidth, attnWidth, !noAttention, !noFeedGender, detachGender, lossWeights.get(0), lossWeights.get(1), lossWeights.get(2),
-                    lossWeights.size() == 4 ? lossWeights.get(3) : 0f, zeroInitResidual, device, threadCount, seed, limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
+                    lossWeights.size() == 4 ? lossWeights.get(3) : 0f, zeroInitResidual, device.name(), threadCount, seed.value(), limit, checkpointEvery, le, clipGrad, split.get(0), split.get(1), cache, faultInjectStep);
         }
         profile.start(d);
         Trainer.Result r;

@@ -1,11 +1,11 @@
 package org.attnface.trainer.data;
 
 import org.attnface.engine.Device;
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.AugmentSpec;
 import org.attnface.engine.backend.Backend;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.ImageStore;
 import org.attnface.model.AgeBuckets;
 import org.attnface.model.AuxLabels;

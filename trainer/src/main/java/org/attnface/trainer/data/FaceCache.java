@@ -11,7 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.zip.CRC32C;
 
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.io.AtomicFile;
 
 /**

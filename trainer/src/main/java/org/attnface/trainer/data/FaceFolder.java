@@ -17,7 +17,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 
 /**
  * Reads a flat UTKFace folder into a {@link FaceSet}: accounts for every entry of the folder

@@ -13,7 +13,7 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 
 /**
  * Every entry of a data folder, as {@code ls -A} lists them, sorted by name and sorted into

@@ -9,7 +9,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
 import org.attnface.model.AgeBuckets;

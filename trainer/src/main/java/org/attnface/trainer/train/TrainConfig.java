@@ -8,6 +8,7 @@ import java.util.Map;
 
 import org.attnface.engine.io.Json;
 import org.attnface.model.AgeBuckets;
+import org.attnface.model.Arch;
 import org.attnface.model.LossWeights;
 import org.attnface.model.ModelConfig;
 
@@ -24,7 +25,7 @@ import org.attnface.model.ModelConfig;
  * zero_init_residual); false for configs written before it existed.
  */
 public record TrainConfig(
-        String data, String arch, int epochs, int batch, float lr, float attnLr, String optimizer, float momentum, float weightDecay,
+        String data, Arch arch, int epochs, int batch, float lr, float attnLr, OptimizerKind optimizer, float momentum, float weightDecay,
         int warmupSteps, int imageSize, int cacheSize, String buckets, int resnetDepth, int resnetWidth, int attnWidth, boolean attention, boolean feedGender, boolean detachGender,
         float lossGender, float lossAge, float lossDistance, float lossAux, boolean zeroInitResidual, String device, int threads, long seed, int limit,
         int checkpointEvery, int lossEvery, float clipGrad, double trainFraction, double valFraction, String cacheDir,
@@ -54,12 +55,12 @@ public record TrainConfig(
     public Map<String, Object> toMap() {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("data", data);
-        m.put("arch", arch);
+        m.put("arch", arch.toString());
         m.put("epochs", epochs);
         m.put("batch", batch);
         m.put("lr", (double) lr);
         m.put("attn_lr", (double) attnLr);
-        m.put("optimizer", optimizer);
+        m.put("optimizer", optimizer.toString());
         m.put("momentum", (double) momentum);
         m.put("weight_decay", (double) weightDecay);
         m.put("warmup_steps", warmupSteps);
@@ -106,10 +107,12 @@ public record TrainConfig(
             if (!(Json.parse(json) instanceof Map<?, ?> raw))
                 throw new IllegalArgumentException("the top level is not a JSON object");
             @SuppressWarnings("unchecked") Map<String, Object> m = (Map<String, Object>) raw;
-            String arch = str(m, "arch", false);
-            if (!ModelConfig.ARCHS.contains(arch)) throw bad("arch", arch, "not one of " + ModelConfig.ARCHS);
-            String optimizer = str(m, "optimizer", false);
-            if (!optimizer.equals("sgd") && !optimizer.equals("adamw")) throw bad("optimizer", optimizer, "not sgd or adamw");
+            String archName = str(m, "arch", false);
+            if (!Arch.NAMES.contains(archName)) throw bad("arch", archName, "not one of " + Arch.NAMES);
+            Arch arch = Arch.parse(archName);
+            String optimizerName = str(m, "optimizer", false);
+            if (!OptimizerKind.NAMES.contains(optimizerName)) throw bad("optimizer", optimizerName, "not " + String.join(" or ", OptimizerKind.NAMES));
+            OptimizerKind optimizer = OptimizerKind.parse(optimizerName);
             String buckets = str(m, "buckets", false);
             try {
                 AgeBuckets.parse(buckets);
@@ -117,7 +120,7 @@ public record TrainConfig(
                 throw new IllegalArgumentException("\"buckets\": " + e.getMessage(), e);
             }
             float attnLr = m.containsKey("attn_lr") ? flt(m, "attn_lr", 0, 1e3) : 0f;   // absent in runs made before it existed
-            if (attnLr > 0 && !arch.equals("ensemble"))
+            if (attnLr > 0 && arch != Arch.ENSEMBLE)
                 throw bad("attn_lr", m.get("attn_lr"), "set for arch \"" + arch + "\"; only the ensemble has an attn member with its own rate");
             // absent in runs made before they existed: MODELS.md's ResNet-18 of width 64
             int resnetDepth = m.containsKey("resnet_depth") ? integer(m, "resnet_depth", 10, 34) : 18;

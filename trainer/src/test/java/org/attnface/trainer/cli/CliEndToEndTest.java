@@ -13,7 +13,7 @@ import java.util.Map;
 
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.io.Json;
 import org.attnface.model.AgeGenderModel;
 import org.attnface.model.ModelConfig;

@@ -23,6 +23,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.io.Json;
 import org.attnface.engine.optim.Sgd;
 import org.attnface.model.AgeGenderModel;
+import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.model.Models;
 import org.attnface.trainer.data.Split;
@@ -119,7 +120,7 @@ class ConfigFuzzTest {
     @Test
     void mutatedCheckpointMetadataLoadsOrIsRefusedCleanly() throws IOException {
         // One real checkpoint of a tiny attn model, written by the trainer's own code, gives the metadata to mutate.
-        ModelConfig mc = ModelConfig.defaults("attn", ModelConfig.MIN_IMAGE_SIZE);
+        ModelConfig mc = ModelConfig.defaults(Arch.ATTN, ModelConfig.MIN_IMAGE_SIZE);
         AgeGenderModel model = Models.create(mc, Device.CPU, 7);
         Sgd opt = new Sgd(model.parameters(), 0.01f, 0.9f, 0f);
         Path real = dir.resolve("real.safetensors");
@@ -169,7 +170,7 @@ class ConfigFuzzTest {
     }
 
     static TrainConfig sampleConfig() {
-        return new TrainConfig("/data/utkface", "attn", 3, 16, 0.01f, 0f, "sgd", 0.9f, 5e-4f, 10, 64, 72, "0,10,20,30,40,50,60,70",
+        return new TrainConfig("/data/utkface", Arch.ATTN, 3, 16, 0.01f, 0f, OptimizerKind.SGD, 0.9f, 5e-4f, 10, 64, 72, "0,10,20,30,40,50,60,70",
                 18, 64, 10, true, true, false, 1f, 1f, 0.5f, 0f, false, "cpu", 2, 42L, 0, 0, 1, 0f, 0.7, 0.15, "/tmp/cache", -1L);
     }
 

@@ -10,12 +10,12 @@ class RunEtaTest {
     @Test void remainingEpochsAtTheMeanEpochTime() {
         // 2 epochs took 20 minutes: 15 more take 150 minutes (give or take the test's own run time).
         long start = System.nanoTime() - 20L * 60 * 1_000_000_000L;
-        String eta = Trainer.runEta(start, 2, 15);
+        String eta = MetricsLog.runEta(start, 2, 15);
         assertTrue(eta.matches("; run ETA 2h30m \\(\\d\\d:\\d\\d\\)"), eta);
     }
 
     @Test void nothingAfterTheLastEpoch() {
-        assertEquals("", Trainer.runEta(System.nanoTime(), 3, 0));
+        assertEquals("", MetricsLog.runEta(System.nanoTime(), 3, 0));
     }
 
     @Test void progressTimeFormats() {

@@ -1,6 +1,6 @@
 package org.attnface.engine.backend.cpu;
 
-import org.attnface.engine.Rng;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.backend.AugmentSpec;
 
 /**

@@ -5,20 +5,27 @@ import java.util.Arrays;
 import java.util.HashMap;
 import java.util.Map;
 
-import org.attnface.engine.Device;
-import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.AugmentSpec;
 import org.attnface.engine.backend.Backend;
 import org.attnface.engine.backend.BinaryOp;
+import org.attnface.engine.backend.Broadcast;
 import org.attnface.engine.backend.ConvShape;
 import org.attnface.engine.backend.ImageStore;
+import org.attnface.engine.backend.NormShape;
 import org.attnface.engine.backend.PoolShape;
+import org.attnface.engine.backend.RowShape;
+import org.attnface.engine.backend.SampleShape;
 import org.attnface.engine.backend.Storage;
+import org.attnface.engine.backend.View;
 
 /**
  * The CPU backend: the readable reference every GPU kernel is tested against, and fast
  * enough to train on. Loops are split across a fixed thread team ({@link Parallel}) in
  * static chunks, so results are bit-identical for a given thread count.
+ *
+ * <p>This class is the only one here that sees {@link View}s: it takes each view's array and
+ * offset and calls the kernel classes (Elementwise, Gemm, Conv, Norm, Pool, Softmax, Sampler,
+ * Augment), which all take arrays, offsets and sizes.
  */
 public final class CpuBackend implements Backend {
     private Parallel team;
@@ -48,17 +55,15 @@ public final class CpuBackend implements Backend {
 
     public void shutdown() { team.shutdown(); }
 
-    @Override public Device device() { return Device.CPU; }
-
     @Override public String describe() {
         return "cpu (" + team.threads() + " threads, " + Gemm.F.vectorBitSize() + "-bit vectors)";
     }
 
     // ---- array access --------------------------------------------------------------------
 
-    static float[] a(Tensor t) { return ((CpuStorage) t.storage()).data; }
+    static float[] a(View t) { return ((CpuStorage) t.storage()).data; }
 
-    static int o(Tensor t) { return t.intOffset(); }
+    static int o(View t) { return t.intOffset(); }
 
     float[] scratch(int chunk, int size) {
         if (scratch[chunk].length < size) scratch[chunk] = new float[size];
@@ -121,25 +126,25 @@ public final class CpuBackend implements Backend {
         }
     }
 
-    @Override public void upload(float[] src, int srcOffset, Tensor dst) {
+    @Override public void upload(float[] src, int srcOffset, View dst) {
         System.arraycopy(src, srcOffset, a(dst), o(dst), dst.size());
     }
 
-    @Override public void download(Tensor src, float[] dst, int dstOffset) {
+    @Override public void download(View src, float[] dst, int dstOffset) {
         System.arraycopy(a(src), o(src), dst, dstOffset, src.size());
     }
 
     /** Floats per chunk at least for the streaming loops: below ~64k a second thread costs more than it gains. */
     private static final int STREAM_GRAIN = 1 << 16;
 
-    @Override public void copy(Tensor src, Tensor dst) {
-        checkNumel("copy", src, dst);
+    @Override public void copy(View src, View dst) {
+        View.checkNumel("copy", src, dst);
         float[] s = a(src), d = a(dst);
         int so = o(src), dO = o(dst);
         team.range(src.size(), STREAM_GRAIN, (lo, hi, c) -> System.arraycopy(s, so + lo, d, dO + lo, hi - lo));
     }
 
-    @Override public void fill(Tensor t, float value) {
+    @Override public void fill(View t, float value) {
         float[] d = a(t);
         int off = o(t);
         team.range(t.size(), STREAM_GRAIN, (lo, hi, c) -> Arrays.fill(d, off + lo, off + hi, value));
@@ -149,47 +154,51 @@ public final class CpuBackend implements Backend {
 
     // ---- elementwise -----------------------------------------------------------------------
 
-    @Override public void binary(BinaryOp op, Tensor x, Tensor y, Tensor out) {
-        Elementwise.binary(this, op, x, y, out);
+    @Override public void binary(BinaryOp op, View x, View y, View out) {
+        int n = out.size();
+        if (x.numel() == n && y.numel() == n && x.sameShape(out) && y.sameShape(out))
+            Elementwise.binaryFlat(this, op, a(x), o(x), a(y), o(y), a(out), o(out), n);
+        else
+            Elementwise.binary(this, op, Broadcast.of(op, x.shape(), y.shape(), out.shape()), a(x), o(x), a(y), o(y), a(out), o(out), n);
     }
 
-    @Override public void sumTo(Tensor x, Tensor out) {
-        Elementwise.sumTo(x, out);
+    @Override public void sumTo(View x, View out) {
+        Elementwise.sumTo(Broadcast.sumTo(x.shape(), out.shape()), a(x), o(x), x.size(), a(out), o(out), out.size());
     }
 
-    @Override public void axpy(float alpha, Tensor x, Tensor y) {
-        checkNumel("axpy", x, y);
+    @Override public void axpy(float alpha, View x, View y) {
+        View.checkNumel("axpy", x, y);
         float[] xa = a(x), ya = a(y);
         int xo = o(x), yo = o(y);
         team.range(x.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.axpy(alpha, xa, xo + lo, ya, yo + lo, hi - lo));
     }
 
-    @Override public void scale(Tensor x, float alpha, Tensor out) {
-        checkNumel("scale", x, out);
+    @Override public void scale(View x, float alpha, View out) {
+        View.checkNumel("scale", x, out);
         float[] xa = a(x), ya = a(out);
         int xo = o(x), yo = o(out);
         team.range(x.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.scale(xa, xo + lo, alpha, ya, yo + lo, hi - lo));
     }
 
-    @Override public void scaleByScalar(Tensor x, Tensor s, float alpha, Tensor out) {
+    @Override public void scaleByScalar(View x, View s, float alpha, View out) {
         scale(x, alpha * a(s)[o(s)], out);
     }
 
-    @Override public void relu(Tensor x, Tensor y) {
-        checkNumel("relu", x, y);
+    @Override public void relu(View x, View y) {
+        View.checkNumel("relu", x, y);
         float[] xa = a(x), ya = a(y);
         int xo = o(x), yo = o(y);
         team.range(x.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.relu(xa, xo + lo, ya, yo + lo, hi - lo));
     }
 
-    @Override public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
-        checkNumel("reluBackward", y, dy);
+    @Override public void reluBackward(View y, View dy, View dx) {
+        View.checkNumel("reluBackward", y, dy);
         float[] ya = a(y), ga = a(dy), da = a(dx);
         int yo = o(y), go = o(dy), dxo = o(dx);
         team.range(y.size(), STREAM_GRAIN, (lo, hi, c) -> Elementwise.reluBackward(ya, yo + lo, ga, go + lo, da, dxo + lo, hi - lo));
     }
 
-    @Override public void sumAll(Tensor x, Tensor out) {
+    @Override public void sumAll(View x, View out) {
         float[] xa = a(x);
         int xo = o(x), n = x.size();
         double s = 0;
@@ -197,12 +206,12 @@ public final class CpuBackend implements Backend {
         a(out)[o(out)] = (float) s;
     }
 
-    @Override public void countNonFinite(Tensor x, Tensor out) {
+    @Override public void countNonFinite(View x, View out) {
         float[] xa = a(x);
         a(out)[o(out)] = Elementwise.countNonFinite(xa, o(x), x.size());
     }
 
-    @Override public void copy2d(Tensor src, int srcStride, int srcCol, Tensor dst, int dstStride, int dstCol, int rows, int cols) {
+    @Override public void copy2d(View src, int srcStride, int srcCol, View dst, int dstStride, int dstCol, int rows, int cols) {
         float[] s = a(src), d = a(dst);
         int so = o(src), dO = o(dst);
         for (int r = 0; r < rows; r++) System.arraycopy(s, so + r * srcStride + srcCol, d, dO + r * dstStride + dstCol, cols);
@@ -210,7 +219,7 @@ public final class CpuBackend implements Backend {
 
     // ---- matrix products -------------------------------------------------------------------
 
-    @Override public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+    @Override public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, View a, View b, float beta, View c) {
         if ((long) m * k > a.numel() || (long) k * n > b.numel() || (long) m * n > c.numel())
             throw new IllegalArgumentException("gemm " + m + "x" + n + "x" + k + " does not fit A " + Arrays.toString(a.shape())
                     + ", B " + Arrays.toString(b.shape()) + ", C " + Arrays.toString(c.shape()));
@@ -222,19 +231,19 @@ public final class CpuBackend implements Backend {
 
     // ---- convolution -------------------------------------------------------------------------
 
-    @Override public void conv2dForward(ConvShape g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    @Override public void conv2dForward(ConvShape g, View x, View w, View bias, View y) {
         Conv.forward(this, g, a(x), o(x), a(w), o(w), bias == null ? null : a(bias), bias == null ? 0 : o(bias), a(y), o(y));
     }
 
-    @Override public void conv2dBackwardData(ConvShape g, Tensor dy, Tensor w, Tensor dx) {
+    @Override public void conv2dBackwardData(ConvShape g, View dy, View w, View dx) {
         Conv.backwardData(this, g, a(dy), o(dy), a(w), o(w), a(dx), o(dx));
     }
 
-    @Override public void conv2dBackwardFilter(ConvShape g, Tensor x, Tensor dy, Tensor dw) {
+    @Override public void conv2dBackwardFilter(ConvShape g, View x, View dy, View dw) {
         Conv.backwardFilter(this, g, a(x), o(x), a(dy), o(dy), a(dw), o(dw));
     }
 
-    @Override public void conv2dBackwardBias(ConvShape g, Tensor dy, Tensor db) {
+    @Override public void conv2dBackwardBias(ConvShape g, View dy, View db) {
         float[] ga = a(dy), da = a(db);
         int go = o(dy), dbo = o(db), k = g.k(), pq = g.p() * g.q(), n = g.n();
         // One channel's sum is its planes' vector sums added in double, whichever chunk runs it.
@@ -249,96 +258,114 @@ public final class CpuBackend implements Backend {
 
     // ---- normalisation -------------------------------------------------------------------
 
-    @Override public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-                                         float momentum, float eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
-        Norm.train(this, x, gamma, beta, runningMean, runningVar, momentum, eps, y, saveMean, saveInvStd);
+    @Override public void batchNormTrain(View x, View gamma, View beta, View runningMean, View runningVar,
+                                         float momentum, float eps, View y, View saveMean, View saveInvStd) {
+        Norm.train(this, NormShape.of(x), a(x), o(x), a(gamma), o(gamma), a(beta), o(beta), a(runningMean), o(runningMean),
+                a(runningVar), o(runningVar), momentum, eps, a(y), o(y), a(saveMean), o(saveMean), a(saveInvStd), o(saveInvStd));
     }
 
-    @Override public void batchNormInfer(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps, Tensor y) {
-        Norm.infer(this, x, gamma, beta, runningMean, runningVar, eps, y);
+    @Override public void batchNormInfer(View x, View gamma, View beta, View runningMean, View runningVar, float eps, View y) {
+        Norm.infer(this, NormShape.of(x), a(x), o(x), a(gamma), o(gamma), a(beta), o(beta), a(runningMean), o(runningMean),
+                a(runningVar), o(runningVar), eps, a(y), o(y));
     }
 
-    @Override public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-                                            Tensor dx, Tensor dgamma, Tensor dbeta) {
-        Norm.backward(this, x, dy, gamma, saveMean, saveInvStd, dx, dgamma, dbeta);
+    @Override public void batchNormBackward(View x, View dy, View gamma, View saveMean, View saveInvStd,
+                                            View dx, View dgamma, View dbeta) {
+        Norm.backward(this, NormShape.of(x), a(x), o(x), a(dy), o(dy), a(gamma), o(gamma), a(saveMean), o(saveMean),
+                a(saveInvStd), o(saveInvStd), a(dx), o(dx), a(dgamma), o(dgamma), a(dbeta), o(dbeta));
     }
 
     // ---- pooling -------------------------------------------------------------------------
 
-    @Override public void maxPool2d(PoolShape g, Tensor x, Tensor y) { Pool.max(this, g, x, y); }
+    @Override public void maxPool2d(PoolShape g, View x, View y) { Pool.max(this, g, a(x), o(x), a(y), o(y)); }
 
-    @Override public void maxPool2dBackward(PoolShape g, Tensor x, Tensor y, Tensor dy, Tensor dx) { Pool.maxBackward(this, g, x, y, dy, dx); }
+    @Override public void maxPool2dBackward(PoolShape g, View x, View y, View dy, View dx) {
+        Pool.maxBackward(this, g, a(x), o(x), a(y), o(y), a(dy), o(dy), a(dx), o(dx));
+    }
 
-    @Override public void avgPool2d(PoolShape g, Tensor x, Tensor y) { Pool.avg(this, g, x, y); }
+    @Override public void avgPool2d(PoolShape g, View x, View y) { Pool.avg(this, g, a(x), o(x), a(y), o(y)); }
 
-    @Override public void avgPool2dBackward(PoolShape g, Tensor dy, Tensor dx) { Pool.avgBackward(this, g, dy, dx); }
+    @Override public void avgPool2dBackward(PoolShape g, View dy, View dx) { Pool.avgBackward(this, g, a(dy), o(dy), a(dx), o(dx)); }
 
     // ---- softmax and losses ----------------------------------------------------------------
 
-    @Override public void softmax(Tensor x, Tensor y) { Softmax.softmax(x, y); }
+    @Override public void softmax(View x, View y) { Softmax.softmax(RowShape.of(x), a(x), o(x), a(y), o(y)); }
 
-    @Override public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) { Softmax.softmaxBackward(y, dy, dx); }
-
-    @Override public void logSoftmax(Tensor x, Tensor y) { Softmax.logSoftmax(x, y); }
-
-    @Override public void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx) { Softmax.logSoftmaxBackward(y, dy, dx); }
-
-    @Override public void softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
-        Softmax.crossEntropy(logits, labels, probs, loss);
+    @Override public void softmaxBackward(View y, View dy, View dx) {
+        Softmax.softmaxBackward(RowShape.of(y), a(y), o(y), a(dy), o(dy), a(dx), o(dx));
     }
 
-    @Override public void softmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
-        Softmax.crossEntropyBackward(probs, labels, dloss, dlogits);
+    @Override public void logSoftmax(View x, View y) { Softmax.logSoftmax(RowShape.of(x), a(x), o(x), a(y), o(y)); }
+
+    @Override public void logSoftmaxBackward(View y, View dy, View dx) {
+        Softmax.logSoftmaxBackward(RowShape.of(y), a(y), o(y), a(dy), o(dy), a(dx), o(dx));
     }
 
-    @Override public void expectedDistance(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
-        Softmax.expectedDistance(logits, labels, probs, loss);
+    @Override public void softmaxCrossEntropy(View logits, View labels, View probs, View loss) {
+        Softmax.crossEntropy(RowShape.withLabels("softmaxCrossEntropy", logits, labels), a(logits), o(logits), a(labels), o(labels),
+                a(probs), o(probs), a(loss), o(loss));
     }
 
-    @Override public void expectedDistanceBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
-        Softmax.expectedDistanceBackward(probs, labels, dloss, dlogits);
+    @Override public void softmaxCrossEntropyBackward(View probs, View labels, View dloss, View dlogits) {
+        Softmax.crossEntropyBackward(RowShape.of(probs), a(probs), o(probs), a(labels), o(labels), a(dloss), o(dloss), a(dlogits), o(dlogits));
+    }
+
+    @Override public void expectedDistance(View logits, View labels, View probs, View loss) {
+        Softmax.expectedDistance(RowShape.withLabels("expectedDistance", logits, labels), a(logits), o(logits), a(labels), o(labels),
+                a(probs), o(probs), a(loss), o(loss));
+    }
+
+    @Override public void expectedDistanceBackward(View probs, View labels, View dloss, View dlogits) {
+        Softmax.expectedDistanceBackward(RowShape.of(probs), a(probs), o(probs), a(labels), o(labels), a(dloss), o(dloss), a(dlogits), o(dlogits));
     }
 
     // ---- spatial transformer -------------------------------------------------------------
 
-    @Override public void affineGrid(Tensor theta, Tensor grid) { Sampler.affineGrid(theta, grid); }
+    @Override public void affineGrid(View theta, View grid) {
+        Sampler.affineGrid(SampleShape.ofGrid("affineGrid", theta, grid), a(theta), o(theta), a(grid), o(grid));
+    }
 
-    @Override public void affineGridBackward(Tensor dgrid, Tensor dtheta) { Sampler.affineGridBackward(dgrid, dtheta); }
+    @Override public void affineGridBackward(View dgrid, View dtheta) {
+        Sampler.affineGridBackward(SampleShape.ofGrid("affineGridBackward", dtheta, dgrid), a(dgrid), o(dgrid), a(dtheta), o(dtheta));
+    }
 
-    @Override public void gridSample(Tensor x, Tensor grid, Tensor y) { Sampler.gridSample(this, x, grid, y); }
+    @Override public void gridSample(View x, View grid, View y) {
+        Sampler.gridSample(this, SampleShape.of("gridSample", x, grid, y), a(x), o(x), a(grid), o(grid), a(y), o(y));
+    }
 
-    @Override public void gridSampleBackward(Tensor x, Tensor grid, Tensor dy, Tensor dx, Tensor dgrid) {
-        Sampler.gridSampleBackward(this, x, grid, dy, dx, dgrid);
+    @Override public void gridSampleBackward(View x, View grid, View dy, View dx, View dgrid) {
+        Sampler.gridSampleBackward(this, SampleShape.of("gridSampleBackward", x, grid, dy), a(x), o(x), a(grid), o(grid), a(dy), o(dy),
+                dx == null ? null : a(dx), dx == null ? 0 : o(dx), dgrid == null ? null : a(dgrid), dgrid == null ? 0 : o(dgrid));
     }
 
     // ---- dropout ---------------------------------------------------------------------------
 
-    @Override public void dropout(Tensor x, float p, long seed, Tensor y) {
-        checkNumel("dropout", x, y);
+    @Override public void dropout(View x, float p, long seed, View y) {
+        View.checkNumel("dropout", x, y);
         float[] xa = a(x), ya = a(y);
         int xo = o(x), yo = o(y);
         float keepScale = 1f / (1f - p);
         team.range(x.size(), 1 << 14, (lo, hi, c) -> Elementwise.dropout(xa, xo + lo, ya, yo + lo, hi - lo, lo, p, seed, keepScale));
     }
 
-    @Override public void dropoutBackward(Tensor dy, float p, long seed, Tensor dx) {
+    @Override public void dropoutBackward(View dy, float p, long seed, View dx) {
         dropout(dy, p, seed, dx);
     }
 
     // ---- optimisers --------------------------------------------------------------------------
 
-    @Override public void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float weightDecay) {
-        checkNumel("sgdStep", param, grad);
-        checkNumel("sgdStep", param, momentumBuf);
+    @Override public void sgdStep(View param, View grad, View momentumBuf, float lr, float momentum, float weightDecay) {
+        View.checkNumel("sgdStep", param, grad);
+        View.checkNumel("sgdStep", param, momentumBuf);
         float[] p = a(param), g = a(grad), m = a(momentumBuf);
         int po = o(param), go = o(grad), mo = o(momentumBuf);
         team.range(param.size(), STREAM_GRAIN, (lo, hi, c) ->
                 Elementwise.sgd(p, po + lo, g, go + lo, m, mo + lo, hi - lo, lr, momentum, weightDecay));
     }
 
-    @Override public void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+    @Override public void adamwStep(View param, View grad, View m, View v, float lr, float beta1, float beta2,
                                     float eps, float weightDecay, int step) {
-        checkNumel("adamwStep", param, grad);
+        View.checkNumel("adamwStep", param, grad);
         float[] p = a(param), g = a(grad), ma = a(m), va = a(v);
         int po = o(param), go = o(grad), mo = o(m), vo = o(v);
         float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
@@ -359,13 +386,8 @@ public final class CpuBackend implements Backend {
         @Override public void close() {}
     }
 
-    @Override public void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, Tensor out) {
+    @Override public void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, View out) {
         HostImages im = (HostImages) images;
         Augment.batch(this, im.hwc, im.count, im.height, im.width, index, spec, seed, a(out), o(out), out.shape());
-    }
-
-    static void checkNumel(String op, Tensor a, Tensor b) {
-        if (a.numel() != b.numel())
-            throw new IllegalArgumentException(op + ": " + a.describe() + " and " + b.describe() + " differ in size");
     }
 }

@@ -18,8 +18,7 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>One Zen 3 core (AVX2), 10 -> 10 channels at 130x130, batch 8: forward 33-44 GFLOP/s,
  * backward data 31-36, backward filter 42-46 (kernel-only peak of this core: ~90, the GEMM
- * microkernel's). im2col + GEMM ran the Attn-CNN's layers at 30-51 (2 cores, batch 64, profile);
- * `attnface bench --model attn --image-size 128` trains 161-223 img/s with this class, 124-136 without.
+ * microkernel's); bench/RESULTS.md has what im2col + GEMM ran these layers at.
  *
  * <p>Backward data is the forward pass of the zero-padded output gradient with the filter
  * flipped and its in/out channels swapped. Backward filter keeps one partial sum per chunk and

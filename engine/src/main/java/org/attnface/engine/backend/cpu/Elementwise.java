@@ -9,9 +9,9 @@ import jdk.incubator.vector.VectorShape;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
-import org.attnface.engine.Rng;
-import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.BinaryOp;
+import org.attnface.engine.backend.Broadcast;
+import org.attnface.engine.backend.Rng;
 
 /** Elementwise loops with numpy broadcasting; bandwidth-bound, so the work is in not re-reading memory. */
 final class Elementwise {
@@ -19,37 +19,14 @@ final class Elementwise {
 
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
 
-    /**
-     * Strides (in elements) for reading {@code in} while walking {@code out}'s index space:
-     * 0 along broadcast dimensions. Fails with both shapes named when they do not broadcast.
-     */
-    static int[] broadcastStrides(int[] in, int[] out, String op) {
-        int r = out.length;
-        int[] strides = new int[r];
-        if (in.length > r) throw new IllegalArgumentException(op + ": " + Arrays.toString(in) + " does not broadcast to " + Arrays.toString(out));
-        int stride = 1;
-        for (int d = r - 1; d >= 0; d--) {
-            int id = d - (r - in.length);
-            if (id < 0) { strides[d] = 0; continue; }
-            if (in[id] == out[d]) strides[d] = in[id] == 1 ? 0 : stride;
-            else if (in[id] == 1) strides[d] = 0;
-            else throw new IllegalArgumentException(op + ": " + Arrays.toString(in) + " does not broadcast to " + Arrays.toString(out));
-            stride *= in[id];
-        }
-        return strides;
+    /** out = x op y, all of n elements. */
+    static void binaryFlat(CpuBackend be, BinaryOp op, float[] xa, int xo, float[] ya, int yo, float[] oa, int oo, int n) {
+        be.team().range(n, 1 << 15, (lo, hi, c) -> flat(op, xa, xo + lo, ya, yo + lo, oa, oo + lo, hi - lo));
     }
 
-    static void binary(CpuBackend be, BinaryOp op, Tensor x, Tensor y, Tensor out) {
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y), oa = CpuBackend.a(out);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y), oo = CpuBackend.o(out);
-        int[] os = out.shape();
-        int n = out.size();
-        if (x.numel() == n && y.numel() == n && x.sameShape(out) && y.sameShape(out)) {
-            be.team().range(n, 1 << 15, (lo, hi, c) -> flat(op, xa, xo + lo, ya, yo + lo, oa, oo + lo, hi - lo));
-            return;
-        }
-        int[] sx = broadcastStrides(x.shape(), os, op.name().toLowerCase());
-        int[] sy = broadcastStrides(y.shape(), os, op.name().toLowerCase());
+    /** out = x op y over b's index space, x and y read with b's strides. */
+    static void binary(CpuBackend be, BinaryOp op, Broadcast b, float[] xa, int xo, float[] ya, int yo, float[] oa, int oo, int n) {
+        int[] os = b.shape(), sx = b.stridesA(), sy = b.stridesB();
         int r = os.length;
         int inner = r == 0 ? 1 : os[r - 1];
         int ix = r == 0 ? 0 : sx[r - 1], iy = r == 0 ? 0 : sy[r - 1];
@@ -87,16 +64,14 @@ final class Elementwise {
         for (int j = 0; j < n; j++) out[oo + j] = op.apply(x[xo + j], s);
     }
 
-    static void sumTo(Tensor x, Tensor out) {
-        float[] xa = CpuBackend.a(x), oa = CpuBackend.a(out);
-        int xo = CpuBackend.o(x), oo = CpuBackend.o(out);
-        int[] xs = x.shape();
-        int[] so = broadcastStrides(out.shape(), xs, "sumTo");
-        Arrays.fill(oa, oo, oo + out.size(), 0f);
+    /** out = x summed over b's summed dimensions (b = Broadcast.sumTo: x's index space, out's strides); xn, on: sizes. */
+    static void sumTo(Broadcast b, float[] xa, int xo, int xn, float[] oa, int oo, int on) {
+        int[] xs = b.shape(), so = b.stridesA();
+        Arrays.fill(oa, oo, oo + on, 0f);
         int r = xs.length;
         int inner = r == 0 ? 1 : xs[r - 1];
         int io = r == 0 ? 0 : so[r - 1];
-        int outer = x.size() / inner;
+        int outer = xn / inner;
         for (int row = 0; row < outer; row++) {
             int off = oo, rem = row;
             for (int d = r - 2; d >= 0; d--) {

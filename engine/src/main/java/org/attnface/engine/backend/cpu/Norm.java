@@ -3,7 +3,7 @@ package org.attnface.engine.backend.cpu;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
-import org.attnface.engine.Tensor;
+import org.attnface.engine.backend.NormShape;
 
 /**
  * Batch normalisation over (n, h, w) per channel of x [n,c,h,w].
@@ -24,26 +24,15 @@ final class Norm {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
     private static final int L = F.length();
 
-    private static int[] nchw(Tensor x) {
-        int[] s = x.shape();
-        if (s.length == 4) return s;
-        if (s.length == 2) return new int[] {s[0], s[1], 1, 1};
-        throw new IllegalArgumentException("batch norm expects [n,c,h,w] or [n,c], got " + x.describe());
-    }
-
     /** Channels per chunk at least: chunks smaller than ~8k floats per image cost more to hand out than they save. */
     private static int grain(int hw) {
         return Math.max(1, 8192 / hw);
     }
 
-    static void train(CpuBackend be, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-                      float momentum, float eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
-        int[] s = nchw(x);
-        int n = s[0], c = s[1], hw = s[2] * s[3];
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y), ga = CpuBackend.a(gamma), ba = CpuBackend.a(beta);
-        float[] rm = CpuBackend.a(runningMean), rv = CpuBackend.a(runningVar), sm = CpuBackend.a(saveMean), si = CpuBackend.a(saveInvStd);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y), go = CpuBackend.o(gamma), bo = CpuBackend.o(beta);
-        int rmo = CpuBackend.o(runningMean), rvo = CpuBackend.o(runningVar), smo = CpuBackend.o(saveMean), sio = CpuBackend.o(saveInvStd);
+    static void train(CpuBackend be, NormShape s, float[] xa, int xo, float[] ga, int go, float[] ba, int bo,
+                      float[] rm, int rmo, float[] rv, int rvo, float momentum, float eps,
+                      float[] ya, int yo, float[] sm, int smo, float[] si, int sio) {
+        int n = s.n(), c = s.c(), hw = s.hw();
         long m = (long) n * hw;
         be.team().range(c, grain(hw), (lo, hi, chunk) -> {
             int span = (hi - lo) * hw;
@@ -80,13 +69,9 @@ final class Norm {
         });
     }
 
-    static void infer(CpuBackend be, Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps, Tensor y) {
-        int[] s = nchw(x);
-        int n = s[0], c = s[1], hw = s[2] * s[3];
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y), ga = CpuBackend.a(gamma), ba = CpuBackend.a(beta);
-        float[] rm = CpuBackend.a(runningMean), rv = CpuBackend.a(runningVar);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y), go = CpuBackend.o(gamma), bo = CpuBackend.o(beta);
-        int rmo = CpuBackend.o(runningMean), rvo = CpuBackend.o(runningVar);
+    static void infer(CpuBackend be, NormShape s, float[] xa, int xo, float[] ga, int go, float[] ba, int bo,
+                      float[] rm, int rmo, float[] rv, int rvo, float eps, float[] ya, int yo) {
+        int n = s.n(), c = s.c(), hw = s.hw();
         be.team().range(c, grain(hw), (lo, hi, chunk) -> {
             int span = (hi - lo) * hw;
             float[] buf = be.work(chunk, 2 * span);
@@ -104,14 +89,9 @@ final class Norm {
         });
     }
 
-    static void backward(CpuBackend be, Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-                         Tensor dx, Tensor dgamma, Tensor dbeta) {
-        int[] s = nchw(x);
-        int n = s[0], c = s[1], hw = s[2] * s[3];
-        float[] xa = CpuBackend.a(x), ga = CpuBackend.a(dy), gm = CpuBackend.a(gamma), sm = CpuBackend.a(saveMean), si = CpuBackend.a(saveInvStd);
-        float[] da = CpuBackend.a(dx), dga = CpuBackend.a(dgamma), dba = CpuBackend.a(dbeta);
-        int xo = CpuBackend.o(x), go = CpuBackend.o(dy), gmo = CpuBackend.o(gamma), smo = CpuBackend.o(saveMean), sio = CpuBackend.o(saveInvStd);
-        int dxo = CpuBackend.o(dx), dgo = CpuBackend.o(dgamma), dbo = CpuBackend.o(dbeta);
+    static void backward(CpuBackend be, NormShape s, float[] xa, int xo, float[] ga, int go, float[] gm, int gmo,
+                         float[] sm, int smo, float[] si, int sio, float[] da, int dxo, float[] dga, int dgo, float[] dba, int dbo) {
+        int n = s.n(), c = s.c(), hw = s.hw();
         long m = (long) n * hw;
         be.team().range(c, grain(hw), (lo, hi, chunk) -> {
             int span = (hi - lo) * hw;

@@ -8,7 +8,6 @@ import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
-import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.PoolShape;
 
 /**
@@ -58,9 +57,7 @@ final class Pool {
         return Math.max(1, 4096 / (g.h() * g.w()));
     }
 
-    static void max(CpuBackend be, PoolShape g, Tensor x, Tensor y) {
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y);
+    static void max(CpuBackend be, PoolShape g, float[] xa, int xo, float[] ya, int yo) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
         boolean twoByTwo = isTwoByTwo(g);
         be.team().range(g.n() * g.c(), grain(g), (lo, hi, chunk) -> {
@@ -142,9 +139,7 @@ final class Pool {
         }
     }
 
-    static void maxBackward(CpuBackend be, PoolShape g, Tensor x, Tensor y, Tensor dy, Tensor dx) {
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y), ga = CpuBackend.a(dy), da = CpuBackend.a(dx);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y), go = CpuBackend.o(dy), dxo = CpuBackend.o(dx);
+    static void maxBackward(CpuBackend be, PoolShape g, float[] xa, int xo, float[] ya, int yo, float[] ga, int go, float[] da, int dxo) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
         boolean twoByTwo = isTwoByTwo(g), strideTwo = g.stride() == 2;
         be.team().range(g.n() * g.c(), grain(g), (lo, hi, chunk) -> {
@@ -296,9 +291,7 @@ final class Pool {
         }
     }
 
-    static void avg(CpuBackend be, PoolShape g, Tensor x, Tensor y) {
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y);
+    static void avg(CpuBackend be, PoolShape g, float[] xa, int xo, float[] ya, int yo) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
         float inv = 1f / (g.kh() * g.kw());
         be.team().range(g.n() * g.c(), grain(g), (lo, hi, chunk) -> {
@@ -318,9 +311,7 @@ final class Pool {
         });
     }
 
-    static void avgBackward(CpuBackend be, PoolShape g, Tensor dy, Tensor dx) {
-        float[] ga = CpuBackend.a(dy), da = CpuBackend.a(dx);
-        int go = CpuBackend.o(dy), dxo = CpuBackend.o(dx);
+    static void avgBackward(CpuBackend be, PoolShape g, float[] ga, int go, float[] da, int dxo) {
         int h = g.h(), w = g.w(), p = g.p(), q = g.q();
         float inv = 1f / (g.kh() * g.kw());
         be.team().range(g.n() * g.c(), grain(g), (lo, hi, chunk) -> {

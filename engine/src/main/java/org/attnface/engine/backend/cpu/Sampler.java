@@ -1,9 +1,6 @@
 package org.attnface.engine.backend.cpu;
 
-import static org.attnface.engine.backend.cpu.CpuBackend.a;
-import static org.attnface.engine.backend.cpu.CpuBackend.o;
-
-import org.attnface.engine.Tensor;
+import org.attnface.engine.backend.SampleShape;
 
 /**
  * The spatial transformer's two kernels, with PyTorch's conventions (align_corners = false,
@@ -13,11 +10,8 @@ import org.attnface.engine.Tensor;
 final class Sampler {
     private Sampler() {}
 
-    static void affineGrid(Tensor theta, Tensor grid) {
-        int n = grid.dim(0), h = grid.dim(1), w = grid.dim(2);
-        checkTheta(theta, n, "affineGrid");
-        float[] t = a(theta), g = a(grid);
-        int to = o(theta), go = o(grid);
+    static void affineGrid(SampleShape shape, float[] t, int to, float[] g, int go) {
+        int n = shape.n(), h = shape.p(), w = shape.q();
         for (int i = 0; i < n; i++) {
             int tb = to + i * 6;
             for (int y = 0; y < h; y++) {
@@ -32,11 +26,8 @@ final class Sampler {
         }
     }
 
-    static void affineGridBackward(Tensor dgrid, Tensor dtheta) {
-        int n = dgrid.dim(0), h = dgrid.dim(1), w = dgrid.dim(2);
-        checkTheta(dtheta, n, "affineGridBackward");
-        float[] g = a(dgrid), t = a(dtheta);
-        int go = o(dgrid), to = o(dtheta);
+    static void affineGridBackward(SampleShape shape, float[] g, int go, float[] t, int to) {
+        int n = shape.n(), h = shape.p(), w = shape.q();
         for (int i = 0; i < n; i++) {
             double[] s = new double[6];
             for (int y = 0; y < h; y++) {
@@ -53,11 +44,8 @@ final class Sampler {
         }
     }
 
-    static void gridSample(CpuBackend be, Tensor x, Tensor grid, Tensor y) {
-        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), p = grid.dim(1), q = grid.dim(2);
-        checkGrid(x, grid, y, "gridSample");
-        float[] xa = a(x), ga = a(grid), ya = a(y);
-        int xo = o(x), go = o(grid), yo = o(y);
+    static void gridSample(CpuBackend be, SampleShape s, float[] xa, int xo, float[] ga, int go, float[] ya, int yo) {
+        int n = s.n(), c = s.c(), h = s.h(), w = s.w(), p = s.p(), q = s.q();
         be.team().range(n, 1, (lo, hi, chunk) -> {
             for (int i = lo; i < hi; i++) {
                 for (int pq = 0; pq < p * q; pq++) {
@@ -81,12 +69,10 @@ final class Sampler {
         });
     }
 
-    static void gridSampleBackward(CpuBackend be, Tensor x, Tensor grid, Tensor dy, Tensor dx, Tensor dgrid) {
-        int n = x.dim(0), c = x.dim(1), h = x.dim(2), w = x.dim(3), p = grid.dim(1), q = grid.dim(2);
-        checkGrid(x, grid, dy, "gridSampleBackward");
-        float[] xa = a(x), ga = a(grid), da = a(dy);
-        float[] dxa = dx == null ? null : a(dx), dga = dgrid == null ? null : a(dgrid);
-        int xo = o(x), go = o(grid), dyo = o(dy), dxo = dx == null ? 0 : o(dx), dgo = dgrid == null ? 0 : o(dgrid);
+    /** dxa and dga may each be null when that gradient is not needed. */
+    static void gridSampleBackward(CpuBackend be, SampleShape s, float[] xa, int xo, float[] ga, int go, float[] da, int dyo,
+                                   float[] dxa, int dxo, float[] dga, int dgo) {
+        int n = s.n(), c = s.c(), h = s.h(), w = s.w(), p = s.p(), q = s.q();
         be.team().range(n, 1, (lo, hi, chunk) -> {
             if (dxa != null) java.util.Arrays.fill(dxa, dxo + lo * c * h * w, dxo + hi * c * h * w, 0f);
             for (int i = lo; i < hi; i++) {
@@ -123,17 +109,5 @@ final class Sampler {
                 }
             }
         });
-    }
-
-    private static void checkTheta(Tensor theta, int n, String op) {
-        if (theta.numel() != n * 6L)
-            throw new IllegalArgumentException(op + ": theta " + theta.describe() + " is not [" + n + ", 2, 3]");
-    }
-
-    private static void checkGrid(Tensor x, Tensor grid, Tensor y, String op) {
-        if (x.rank() != 4 || grid.rank() != 4 || grid.dim(3) != 2 || grid.dim(0) != x.dim(0)
-                || y.numel() != (long) x.dim(0) * x.dim(1) * grid.dim(1) * grid.dim(2))
-            throw new IllegalArgumentException(op + ": input " + x.describe() + ", grid " + grid.describe()
-                    + " and output " + y.describe() + " do not agree (want [n,c,h,w], [n,p,q,2], [n,c,p,q])");
     }
 }

@@ -1,18 +1,13 @@
 package org.attnface.engine.backend.cpu;
 
-import org.attnface.engine.Tensor;
+import org.attnface.engine.backend.RowShape;
 
 /** Row-wise softmax and the losses built on it, over [n, classes]. Rows are short (2 or 8): one thread. */
 final class Softmax {
     private Softmax() {}
 
-    private static int rows(Tensor x) { return x.dim(0); }
-
-    private static int cols(Tensor x) { return (int) (x.numel() / x.dim(0)); }
-
-    static void softmax(Tensor x, Tensor y) {
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y), n = rows(x), c = cols(x);
+    static void softmax(RowShape r, float[] xa, int xo, float[] ya, int yo) {
+        int n = r.n(), c = r.c();
         for (int i = 0; i < n; i++) softmaxRow(xa, xo + i * c, ya, yo + i * c, c);
     }
 
@@ -30,9 +25,8 @@ final class Softmax {
         for (int j = 0; j < c; j++) y[yo + j] *= inv;
     }
 
-    static void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
-        float[] ya = CpuBackend.a(y), ga = CpuBackend.a(dy), da = CpuBackend.a(dx);
-        int yo = CpuBackend.o(y), go = CpuBackend.o(dy), dxo = CpuBackend.o(dx), n = rows(y), c = cols(y);
+    static void softmaxBackward(RowShape r, float[] ya, int yo, float[] ga, int go, float[] da, int dxo) {
+        int n = r.n(), c = r.c();
         for (int i = 0; i < n; i++) {
             float dot = 0f;
             for (int j = 0; j < c; j++) dot += ga[go + i * c + j] * ya[yo + i * c + j];
@@ -40,9 +34,8 @@ final class Softmax {
         }
     }
 
-    static void logSoftmax(Tensor x, Tensor y) {
-        float[] xa = CpuBackend.a(x), ya = CpuBackend.a(y);
-        int xo = CpuBackend.o(x), yo = CpuBackend.o(y), n = rows(x), c = cols(x);
+    static void logSoftmax(RowShape r, float[] xa, int xo, float[] ya, int yo) {
+        int n = r.n(), c = r.c();
         for (int i = 0; i < n; i++) {
             int xr = xo + i * c, yr = yo + i * c;
             float max = Float.NEGATIVE_INFINITY;
@@ -54,9 +47,8 @@ final class Softmax {
         }
     }
 
-    static void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx) {
-        float[] ya = CpuBackend.a(y), ga = CpuBackend.a(dy), da = CpuBackend.a(dx);
-        int yo = CpuBackend.o(y), go = CpuBackend.o(dy), dxo = CpuBackend.o(dx), n = rows(y), c = cols(y);
+    static void logSoftmaxBackward(RowShape r, float[] ya, int yo, float[] ga, int go, float[] da, int dxo) {
+        int n = r.n(), c = r.c();
         for (int i = 0; i < n; i++) {
             float sum = 0f;
             for (int j = 0; j < c; j++) sum += ga[go + i * c + j];
@@ -72,9 +64,8 @@ final class Softmax {
         return k;
     }
 
-    static void crossEntropy(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
-        float[] xa = CpuBackend.a(logits), la = CpuBackend.a(labels), pa = CpuBackend.a(probs);
-        int xo = CpuBackend.o(logits), lo = CpuBackend.o(labels), po = CpuBackend.o(probs), n = rows(logits), c = cols(logits);
+    static void crossEntropy(RowShape r, float[] xa, int xo, float[] la, int lo, float[] pa, int po, float[] loss, int lso) {
+        int n = r.n(), c = r.c();
         double total = 0;
         for (int i = 0; i < n; i++) {
             int xr = xo + i * c;
@@ -87,22 +78,20 @@ final class Softmax {
             total += lse - xa[xr + y];
             for (int j = 0; j < c; j++) pa[po + i * c + j] = (float) Math.exp(xa[xr + j] - lse);
         }
-        CpuBackend.a(loss)[CpuBackend.o(loss)] = (float) (total / n);
+        loss[lso] = (float) (total / n);
     }
 
-    static void crossEntropyBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
-        float[] pa = CpuBackend.a(probs), la = CpuBackend.a(labels), da = CpuBackend.a(dlogits);
-        int po = CpuBackend.o(probs), lo = CpuBackend.o(labels), dxo = CpuBackend.o(dlogits), n = rows(probs), c = cols(probs);
-        float g = CpuBackend.a(dloss)[CpuBackend.o(dloss)] / n;
+    static void crossEntropyBackward(RowShape r, float[] pa, int po, float[] la, int lo, float[] dloss, int dlo, float[] da, int dxo) {
+        int n = r.n(), c = r.c();
+        float g = dloss[dlo] / n;
         for (int i = 0; i < n; i++) {
             int y = label(la, lo + i, c);
             for (int j = 0; j < c; j++) da[dxo + i * c + j] = (pa[po + i * c + j] - (j == y ? 1f : 0f)) * g;
         }
     }
 
-    static void expectedDistance(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
-        float[] xa = CpuBackend.a(logits), la = CpuBackend.a(labels), pa = CpuBackend.a(probs);
-        int xo = CpuBackend.o(logits), lo = CpuBackend.o(labels), po = CpuBackend.o(probs), n = rows(logits), c = cols(logits);
+    static void expectedDistance(RowShape r, float[] xa, int xo, float[] la, int lo, float[] pa, int po, float[] loss, int lso) {
+        int n = r.n(), c = r.c();
         double total = 0;
         for (int i = 0; i < n; i++) {
             int y = label(la, lo + i, c);
@@ -111,13 +100,12 @@ final class Softmax {
             for (int j = 0; j < c; j++) e += pa[po + i * c + j] * Math.abs(j - y);
             total += e;
         }
-        CpuBackend.a(loss)[CpuBackend.o(loss)] = (float) (total / n);
+        loss[lso] = (float) (total / n);
     }
 
-    static void expectedDistanceBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
-        float[] pa = CpuBackend.a(probs), la = CpuBackend.a(labels), da = CpuBackend.a(dlogits);
-        int po = CpuBackend.o(probs), lo = CpuBackend.o(labels), dxo = CpuBackend.o(dlogits), n = rows(probs), c = cols(probs);
-        float g = CpuBackend.a(dloss)[CpuBackend.o(dloss)] / n;
+    static void expectedDistanceBackward(RowShape r, float[] pa, int po, float[] la, int lo, float[] dloss, int dlo, float[] da, int dxo) {
+        int n = r.n(), c = r.c();
+        float g = dloss[dlo] / n;
         for (int i = 0; i < n; i++) {
             int y = label(la, lo + i, c);
             float e = 0f;

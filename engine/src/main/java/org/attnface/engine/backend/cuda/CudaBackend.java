@@ -12,15 +12,18 @@ import jcuda.driver.CUgraphExec;
 import jcuda.driver.CUstream;
 import jcuda.driver.JCudaDriver;
 
-import org.attnface.engine.Device;
-import org.attnface.engine.Tensor;
 import org.attnface.engine.backend.AugmentSpec;
 import org.attnface.engine.backend.Backend;
 import org.attnface.engine.backend.BinaryOp;
+import org.attnface.engine.backend.Broadcast;
 import org.attnface.engine.backend.ConvShape;
 import org.attnface.engine.backend.ImageStore;
+import org.attnface.engine.backend.NormShape;
 import org.attnface.engine.backend.PoolShape;
+import org.attnface.engine.backend.RowShape;
+import org.attnface.engine.backend.SampleShape;
 import org.attnface.engine.backend.Storage;
+import org.attnface.engine.backend.View;
 
 /**
  * The CUDA backend: JCuda for the driver API, cuBLAS and cuDNN through java.lang.foreign, our
@@ -144,8 +147,6 @@ public final class CudaBackend implements Backend {
                 + "). Use --device cpu.", cause);
     }
 
-    @Override public Device device() { return Device.CUDA; }
-
     @Override public String describe() {
         return String.format("cuda (%s, sm_%d%d, %d SMs, %.0f GiB; cuBLAS %s, cuDNN %s; TF32 %s)", name, ccMajor, ccMinor,
                 smCount, totalBytes / (double) (1L << 30), cublas.version(), cudnn.version(), tf32 ? "on" : "off");
@@ -169,14 +170,14 @@ public final class CudaBackend implements Backend {
 
     // ---- plumbing ---------------------------------------------------------------------------
 
-    private static long ptr(Tensor t) {
+    private static long ptr(View t) {
         Storage s = t.storage();
         if (!(s instanceof CudaStorage cs))
             throw new IllegalArgumentException("tensor " + t.describe() + " is not on the CUDA device");
         return cs.address + 4L * t.offset();
     }
 
-    private static long ptrOrNull(Tensor t) { return t == null ? 0L : ptr(t); }
+    private static long ptrOrNull(View t) { return t == null ? 0L : ptr(t); }
 
     private void launch(String family, String kernel, long work, Object... args) {
         ctx.bind();
@@ -191,11 +192,6 @@ public final class CudaBackend implements Backend {
     }
 
     private static int bits(float f) { return Float.floatToRawIntBits(f); }
-
-    private static void checkNumel(String op, Tensor a, Tensor b) {
-        if (a.numel() != b.numel())
-            throw new IllegalArgumentException(op + ": " + a.describe() + " and " + b.describe() + " differ in size");
-    }
 
     // ---- memory --------------------------------------------------------------------------
 
@@ -217,7 +213,7 @@ public final class CudaBackend implements Backend {
                 + "again (or wait on the host); upload inputs before capturing and keep the captured work on the device");
     }
 
-    @Override public void upload(float[] src, int srcOffset, Tensor dst) {
+    @Override public void upload(float[] src, int srcOffset, View dst) {
         if (capturing) throw duringCapture("upload to " + dst.describe());
         ctx.bind();
         int n = dst.size();
@@ -229,7 +225,7 @@ public final class CudaBackend implements Backend {
         Staging.recordOn(s, compute);
     }
 
-    @Override public synchronized void download(Tensor src, float[] dst, int dstOffset) {
+    @Override public synchronized void download(View src, float[] dst, int dstOffset) {
         if (capturing) throw duringCapture("download of " + src.describe());
         ctx.bind();
         int n = src.size();
@@ -240,13 +236,13 @@ public final class CudaBackend implements Backend {
         downloadSlot.buffer.asFloatBuffer().get(dst, dstOffset, n);
     }
 
-    @Override public void copy(Tensor src, Tensor dst) {
-        checkNumel("copy", src, dst);
+    @Override public void copy(View src, View dst) {
+        View.checkNumel("copy", src, dst);
         ctx.bind();
         Driver.check(JCudaDriver.cuMemcpyDtoDAsync(Driver.ptr(ptr(dst)), Driver.ptr(ptr(src)), 4L * src.numel(), compute), "cuMemcpyDtoDAsync");
     }
 
-    @Override public void fill(Tensor t, float value) {
+    @Override public void fill(View t, float value) {
         ctx.bind();
         Driver.check(JCudaDriver.cuMemsetD32Async(Driver.ptr(ptr(t)), bits(value), t.numel(), compute), "cuMemsetD32Async");
     }
@@ -260,7 +256,7 @@ public final class CudaBackend implements Backend {
 
     // ---- elementwise and reductions -----------------------------------------------------
 
-    @Override public void binary(BinaryOp op, Tensor a, Tensor b, Tensor out) {
+    @Override public void binary(BinaryOp op, View a, View b, View out) {
         long n = out.numel();
         if (a.numel() == n && b.numel() == n && a.sameShape(out) && b.sameShape(out)) {
             launch("elementwise", "binary_flat", n, op.ordinal(), ptr(a), ptr(b), ptr(out), n);
@@ -268,90 +264,56 @@ public final class CudaBackend implements Backend {
         }
         int[] os = out.shape();
         if (os.length > 6) throw new IllegalArgumentException(op + ": broadcasting supports rank <= 6, got " + out.describe());
-        int[] sa = broadcastStrides(a.shape(), os, op.name().toLowerCase());
-        int[] sb = broadcastStrides(b.shape(), os, op.name().toLowerCase());
-        int[] g = new int[19];
-        g[0] = os.length;
-        for (int d = 0; d < os.length; d++) {
-            g[1 + d] = os[d];
-            g[7 + d] = sa[d];
-            g[13 + d] = sb[d];
-        }
+        int[] g = Broadcast.of(op, a.shape(), b.shape(), os).packed();
         launch("elementwise", "binary_bcast", n, op.ordinal(), ptr(a), ptr(b), ptr(out), n, g);
     }
 
-    /** Strides for reading {@code in} over {@code out}'s index space, 0 along broadcast dims (as the CPU backend). */
-    static int[] broadcastStrides(int[] in, int[] out, String op) {
-        int r = out.length;
-        int[] strides = new int[r];
-        if (in.length > r) throw new IllegalArgumentException(op + ": " + Arrays.toString(in) + " does not broadcast to " + Arrays.toString(out));
-        int stride = 1;
-        for (int d = r - 1; d >= 0; d--) {
-            int id = d - (r - in.length);
-            if (id < 0) continue;
-            if (in[id] == out[d]) strides[d] = in[id] == 1 ? 0 : stride;
-            else if (in[id] != 1) throw new IllegalArgumentException(op + ": " + Arrays.toString(in) + " does not broadcast to " + Arrays.toString(out));
-            stride *= in[id];
-        }
-        return strides;
-    }
-
-    @Override public void sumTo(Tensor x, Tensor out) {
+    @Override public void sumTo(View x, View out) {
         int[] xs = x.shape();
         if (xs.length == 0) xs = new int[] {1};
         if (xs.length > 6) throw new IllegalArgumentException("sumTo: rank <= 6 supported, got " + x.describe());
-        broadcastStrides(out.shape(), xs, "sumTo");  // validates
-        int[] os = out.shape();
-        int r = xs.length;
-        int[] g = new int[19];
-        g[0] = r;
-        for (int d = 0; d < r; d++) {
-            int id = d - (r - os.length);
-            int od = id < 0 ? 1 : os[id];
-            g[1 + d] = xs[d];
-            g[13 + d] = od == 1 && xs[d] > 1 ? 1 : 0;
-        }
+        int[] g = Broadcast.sumTo(xs, out.shape()).packedSumTo();
         long outN = out.numel(), reduced = x.numel() / Math.max(1, outN);
         int threads = (int) Math.min(256, Math.max(32, Long.highestOneBit(Math.max(1, reduced - 1)) << 1));
         int blocks = (int) Math.min(outN, 1 << 20);
         launchBlocks("elementwise", "sum_to", blocks, threads, ptr(x), ptr(out), (int) outN, reduced, g);
     }
 
-    @Override public void axpy(float alpha, Tensor x, Tensor y) {
-        checkNumel("axpy", x, y);
+    @Override public void axpy(float alpha, View x, View y) {
+        View.checkNumel("axpy", x, y);
         launch("elementwise", "axpy_f32", x.numel(), alpha, ptr(x), ptr(y), x.numel());
     }
 
-    @Override public void scale(Tensor x, float alpha, Tensor out) {
-        checkNumel("scale", x, out);
+    @Override public void scale(View x, float alpha, View out) {
+        View.checkNumel("scale", x, out);
         launch("elementwise", "scale_f32", x.numel(), ptr(x), alpha, ptr(out), x.numel());
     }
 
-    @Override public void scaleByScalar(Tensor x, Tensor s, float alpha, Tensor out) {
-        checkNumel("scaleByScalar", x, out);
+    @Override public void scaleByScalar(View x, View s, float alpha, View out) {
+        View.checkNumel("scaleByScalar", x, out);
         launch("elementwise", "scale_by_scalar", x.numel(), ptr(x), ptr(s), alpha, ptr(out), x.numel());
     }
 
-    @Override public void relu(Tensor x, Tensor y) {
-        checkNumel("relu", x, y);
+    @Override public void relu(View x, View y) {
+        View.checkNumel("relu", x, y);
         launch("elementwise", "relu_fwd", x.numel(), ptr(x), ptr(y), x.numel());
     }
 
-    @Override public void reluBackward(Tensor y, Tensor dy, Tensor dx) {
-        checkNumel("reluBackward", y, dy);
-        checkNumel("reluBackward", y, dx);
+    @Override public void reluBackward(View y, View dy, View dx) {
+        View.checkNumel("reluBackward", y, dy);
+        View.checkNumel("reluBackward", y, dx);
         launch("elementwise", "relu_bwd", y.numel(), ptr(y), ptr(dy), ptr(dx), y.numel());
     }
 
-    @Override public void sumAll(Tensor x, Tensor out) {
+    @Override public void sumAll(View x, View out) {
         launchBlocks("elementwise", "sum_all", 1, 1024, ptr(x), ptr(out), x.numel());
     }
 
-    @Override public void countNonFinite(Tensor x, Tensor out) {
+    @Override public void countNonFinite(View x, View out) {
         launchBlocks("elementwise", "count_nonfinite", 1, 1024, ptr(x), ptr(out), x.numel());
     }
 
-    @Override public void copy2d(Tensor src, int srcStride, int srcCol, Tensor dst, int dstStride, int dstCol, int rows, int cols) {
+    @Override public void copy2d(View src, int srcStride, int srcCol, View dst, int dstStride, int dstCol, int rows, int cols) {
         if (rows == 0 || cols == 0) return;
         if ((long) (rows - 1) * srcStride + srcCol + cols > src.numel() || (long) (rows - 1) * dstStride + dstCol + cols > dst.numel())
             throw new IllegalArgumentException("copy2d: " + rows + "x" + cols + " block does not fit " + src.describe() + " -> " + dst.describe());
@@ -360,7 +322,7 @@ public final class CudaBackend implements Backend {
 
     // ---- matrix products -----------------------------------------------------------------
 
-    @Override public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a, Tensor b, float beta, Tensor c) {
+    @Override public void gemm(boolean transA, boolean transB, int m, int n, int k, float alpha, View a, View b, float beta, View c) {
         if ((long) m * k > a.numel() || (long) k * n > b.numel() || (long) m * n > c.numel())
             throw new IllegalArgumentException("gemm " + m + "x" + n + "x" + k + " does not fit A " + Arrays.toString(a.shape())
                     + ", B " + Arrays.toString(b.shape()) + ", C " + Arrays.toString(c.shape()));
@@ -373,8 +335,8 @@ public final class CudaBackend implements Backend {
      * {@code batch} row-major products C_i = alpha op(A_i) op(B_i) + beta C_i, with A_i at
      * a + i*strideA floats (and so on): one cuBLAS call (not part of the Backend interface yet).
      */
-    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, Tensor a, long strideA,
-                                   Tensor b, long strideB, float beta, Tensor c, long strideC, int batch) {
+    public void gemmStridedBatched(boolean transA, boolean transB, int m, int n, int k, float alpha, View a, long strideA,
+                                   View b, long strideB, float beta, View c, long strideC, int batch) {
         if ((batch - 1) * strideA + (long) m * k > a.numel() || (batch - 1) * strideB + (long) k * n > b.numel()
                 || (batch - 1) * strideC + (long) m * n > c.numel())
             throw new IllegalArgumentException("gemmStridedBatched " + batch + " x " + m + "x" + n + "x" + k + " does not fit A "
@@ -395,7 +357,7 @@ public final class CudaBackend implements Backend {
         return workspace;
     }
 
-    private void conv(Cudnn.Dir dir, ConvShape g, Tensor in1, Tensor in2, Tensor out) {
+    private void conv(Cudnn.Dir dir, ConvShape g, View in1, View in2, View out) {
         ctx.bind();
         Cudnn.Plan p = cudnn.plan(g, tf32);
         long bytes = cudnn.choose(p, dir, g);
@@ -403,21 +365,21 @@ public final class CudaBackend implements Backend {
         cudnn.run(p, dir, g, ptr(in1), ptr(in2), ptr(out), ws, bytes);
     }
 
-    @Override public void conv2dForward(ConvShape g, Tensor x, Tensor w, Tensor bias, Tensor y) {
+    @Override public void conv2dForward(ConvShape g, View x, View w, View bias, View y) {
         conv(Cudnn.Dir.FORWARD, g, x, w, y);
         if (bias != null)
             launch("elementwise", "bias_add_nchw", y.numel(), ptr(y), ptr(bias), g.k(), g.p() * g.q(), (long) g.n() * g.k() * g.p() * g.q());
     }
 
-    @Override public void conv2dBackwardData(ConvShape g, Tensor dy, Tensor w, Tensor dx) {
+    @Override public void conv2dBackwardData(ConvShape g, View dy, View w, View dx) {
         conv(Cudnn.Dir.BACKWARD_DATA, g, dy, w, dx);
     }
 
-    @Override public void conv2dBackwardFilter(ConvShape g, Tensor x, Tensor dy, Tensor dw) {
+    @Override public void conv2dBackwardFilter(ConvShape g, View x, View dy, View dw) {
         conv(Cudnn.Dir.BACKWARD_FILTER, g, x, dy, dw);
     }
 
-    @Override public void conv2dBackwardBias(ConvShape g, Tensor dy, Tensor db) {
+    @Override public void conv2dBackwardBias(ConvShape g, View dy, View db) {
         int[] geo = {g.n(), g.k(), g.p() * g.q()};
         long m = (long) g.n() * g.p() * g.q();
         int slices = slices(g.k(), m);
@@ -428,13 +390,6 @@ public final class CudaBackend implements Backend {
 
     // ---- normalisation -------------------------------------------------------------------
 
-    private static int[] normGeo(Tensor x) {
-        int[] s = x.shape();
-        if (s.length == 4) return new int[] {s[0], s[1], s[2] * s[3]};
-        if (s.length == 2) return new int[] {s[0], s[1], 1};
-        throw new IllegalArgumentException("batch norm expects [n,c,h,w] or [n,c], got " + x.describe());
-    }
-
     /** Slices per channel for the statistics: about four blocks per SM in all, each >= 2048 values. */
     private int slices(int channels, long perChannel) {
         long wanted = (4L * smCount + channels - 1) / channels;
@@ -442,16 +397,16 @@ public final class CudaBackend implements Backend {
     }
 
     /** Per-(channel, slice) double sums of a (and a*a, or a*(b - mean)) into a pooled block; the caller releases it. */
-    private long channelPartials(Tensor a, Tensor b, Tensor mean, int[] g, int slices, int mode) {
+    private long channelPartials(View a, View b, View mean, int[] g, int slices, int mode) {
         long bytes = 16L * g[1] * slices;
         long partial = memory.allocate(bytes);
         launchBlocks("norm", "channel_partials", g[1] * slices, 256, ptr(a), ptrOrNull(b), ptrOrNull(mean), partial, g, slices, mode);
         return partial;
     }
 
-    @Override public void batchNormTrain(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar,
-                                         float momentum, float eps, Tensor y, Tensor saveMean, Tensor saveInvStd) {
-        int[] g = normGeo(x);
+    @Override public void batchNormTrain(View x, View gamma, View beta, View runningMean, View runningVar,
+                                         float momentum, float eps, View y, View saveMean, View saveInvStd) {
+        int[] g = NormShape.of(x).packed();
         long m = (long) g[0] * g[2];
         int slices = slices(g[1], m);
         long partial = channelPartials(x, null, null, g, slices, 0);
@@ -464,14 +419,14 @@ public final class CudaBackend implements Backend {
         memory.release(scaleShift, scaleShiftBytes);
     }
 
-    @Override public void batchNormInfer(Tensor x, Tensor gamma, Tensor beta, Tensor runningMean, Tensor runningVar, float eps, Tensor y) {
-        int[] g = normGeo(x);
+    @Override public void batchNormInfer(View x, View gamma, View beta, View runningMean, View runningVar, float eps, View y) {
+        int[] g = NormShape.of(x).packed();
         launch("norm", "bn_infer", x.numel(), ptr(x), ptr(gamma), ptr(beta), ptr(runningMean), ptr(runningVar), eps, ptr(y), g);
     }
 
-    @Override public void batchNormBackward(Tensor x, Tensor dy, Tensor gamma, Tensor saveMean, Tensor saveInvStd,
-                                            Tensor dx, Tensor dgamma, Tensor dbeta) {
-        int[] g = normGeo(x);
+    @Override public void batchNormBackward(View x, View dy, View gamma, View saveMean, View saveInvStd,
+                                            View dx, View dgamma, View dbeta) {
+        int[] g = NormShape.of(x).packed();
         long m = (long) g[0] * g[2];
         int slices = slices(g[1], m);
         long partial = channelPartials(dy, x, saveMean, g, slices, 1);
@@ -489,102 +444,97 @@ public final class CudaBackend implements Backend {
         return new int[] {g.n(), g.c(), g.h(), g.w(), g.kh(), g.kw(), g.stride(), g.pad(), g.p(), g.q()};
     }
 
-    @Override public void maxPool2d(PoolShape g, Tensor x, Tensor y) {
+    @Override public void maxPool2d(PoolShape g, View x, View y) {
         launch("pool", "max_pool_fwd", y.numel(), ptr(x), ptr(y), poolGeo(g));
     }
 
-    @Override public void maxPool2dBackward(PoolShape g, Tensor x, Tensor y, Tensor dy, Tensor dx) {
+    @Override public void maxPool2dBackward(PoolShape g, View x, View y, View dy, View dx) {
         fill(dx, 0f);
         if (deterministic) launch("pool", "max_pool_bwd_ordered", (long) dx.dim(0) * dx.dim(1), ptr(x), ptr(y), ptr(dy), ptr(dx), poolGeo(g));
         else launch("pool", "max_pool_bwd", dy.numel(), ptr(x), ptr(y), ptr(dy), ptr(dx), poolGeo(g));
     }
 
-    @Override public void avgPool2d(PoolShape g, Tensor x, Tensor y) {
+    @Override public void avgPool2d(PoolShape g, View x, View y) {
         launch("pool", "avg_pool_fwd", y.numel(), ptr(x), ptr(y), poolGeo(g));
     }
 
-    @Override public void avgPool2dBackward(PoolShape g, Tensor dy, Tensor dx) {
+    @Override public void avgPool2dBackward(PoolShape g, View dy, View dx) {
         launch("pool", "avg_pool_bwd", dx.numel(), ptr(dy), ptr(dx), poolGeo(g));
     }
 
     // ---- softmax and losses over [n, classes] rows ---------------------------------------
 
-    private static int rows(Tensor x) { return x.dim(0); }
+    private static int rows(View x) { return RowShape.of(x).n(); }
 
-    private static int cols(Tensor x) { return (int) (x.numel() / x.dim(0)); }
+    private static int cols(View x) { return RowShape.of(x).c(); }
 
-    @Override public void softmax(Tensor x, Tensor y) {
+    @Override public void softmax(View x, View y) {
         launch("softmax", "softmax_fwd", rows(x), ptr(x), ptr(y), rows(x), cols(x));
     }
 
-    @Override public void softmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+    @Override public void softmaxBackward(View y, View dy, View dx) {
         launch("softmax", "softmax_bwd", rows(y), ptr(y), ptr(dy), ptr(dx), rows(y), cols(y));
     }
 
-    @Override public void logSoftmax(Tensor x, Tensor y) {
+    @Override public void logSoftmax(View x, View y) {
         launch("softmax", "log_softmax_fwd", rows(x), ptr(x), ptr(y), rows(x), cols(x));
     }
 
-    @Override public void logSoftmaxBackward(Tensor y, Tensor dy, Tensor dx) {
+    @Override public void logSoftmaxBackward(View y, View dy, View dx) {
         launch("softmax", "log_softmax_bwd", rows(y), ptr(y), ptr(dy), ptr(dx), rows(y), cols(y));
     }
 
-    private static void checkLabels(String op, Tensor logits, Tensor labels) {
-        if (labels.numel() != logits.dim(0))
-            throw new IllegalArgumentException(op + ": labels " + labels.describe() + " do not match the rows of " + logits.describe());
+    private static void checkLabels(String op, View logits, View labels) {
+        RowShape.withLabels(op, logits, labels);
     }
 
-    @Override public void softmaxCrossEntropy(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
+    @Override public void softmaxCrossEntropy(View logits, View labels, View probs, View loss) {
         checkLabels("softmaxCrossEntropy", logits, labels);
         launchBlocks("softmax", "cross_entropy_fwd", 1, 256, ptr(logits), ptr(labels), ptr(probs), ptr(loss), rows(logits), cols(logits));
     }
 
-    @Override public void softmaxCrossEntropyBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
+    @Override public void softmaxCrossEntropyBackward(View probs, View labels, View dloss, View dlogits) {
         launch("softmax", "cross_entropy_bwd", probs.numel(), ptr(probs), ptr(labels), ptr(dloss), ptr(dlogits), rows(probs), cols(probs));
     }
 
-    @Override public void expectedDistance(Tensor logits, Tensor labels, Tensor probs, Tensor loss) {
+    @Override public void expectedDistance(View logits, View labels, View probs, View loss) {
         checkLabels("expectedDistance", logits, labels);
         launchBlocks("softmax", "expected_distance_fwd", 1, 256, ptr(logits), ptr(labels), ptr(probs), ptr(loss), rows(logits), cols(logits));
     }
 
-    @Override public void expectedDistanceBackward(Tensor probs, Tensor labels, Tensor dloss, Tensor dlogits) {
+    @Override public void expectedDistanceBackward(View probs, View labels, View dloss, View dlogits) {
         launch("softmax", "expected_distance_bwd", rows(probs), ptr(probs), ptr(labels), ptr(dloss), ptr(dlogits), rows(probs), cols(probs));
     }
 
     // ---- spatial transformer -------------------------------------------------------------
 
-    private static void checkTheta(Tensor theta, int n, String op) {
-        if (theta.numel() != n * 6L)
-            throw new IllegalArgumentException(op + ": theta " + theta.describe() + " is not [" + n + ", 2, 3]");
+    private static void checkTheta(View theta, View grid, String op) {
+        SampleShape.ofGrid(op, theta, grid);
     }
 
-    private static void checkGrid(Tensor x, Tensor grid, Tensor y, String op) {
-        if (x.rank() != 4 || grid.rank() != 4 || grid.dim(3) != 2 || grid.dim(0) != x.dim(0)
-                || y.numel() != (long) x.dim(0) * x.dim(1) * grid.dim(1) * grid.dim(2))
-            throw new IllegalArgumentException(op + ": input " + x.describe() + ", grid " + grid.describe()
-                    + " and output " + y.describe() + " do not agree (want [n,c,h,w], [n,p,q,2], [n,c,p,q])");
+    private static void checkGrid(View x, View grid, View y, String op) {
+        SampleShape.of(op, x, grid, y);
     }
 
-    @Override public void affineGrid(Tensor theta, Tensor grid) {
+    @Override public void affineGrid(View theta, View grid) {
         int n = grid.dim(0), h = grid.dim(1), w = grid.dim(2);
-        checkTheta(theta, n, "affineGrid");
+        checkTheta(theta, grid, "affineGrid");
         launch("sampler", "affine_grid_fwd", (long) n * h * w, ptr(theta), ptr(grid), n, h, w);
     }
 
-    @Override public void affineGridBackward(Tensor dgrid, Tensor dtheta) {
+    @Override public void affineGridBackward(View dgrid, View dtheta) {
         int n = dgrid.dim(0), h = dgrid.dim(1), w = dgrid.dim(2);
-        checkTheta(dtheta, n, "affineGridBackward");
+        checkTheta(dtheta, dgrid, "affineGridBackward");
         launchBlocks("sampler", "affine_grid_bwd", n, 256, ptr(dgrid), ptr(dtheta), h, w);
     }
 
-    @Override public void gridSample(Tensor x, Tensor grid, Tensor y) {
+    @Override public void gridSample(View x, View grid, View y) {
         checkGrid(x, grid, y, "gridSample");
         int pq = grid.dim(1) * grid.dim(2);
         launch("sampler", "grid_sample_fwd", y.numel(), ptr(x), ptr(grid), ptr(y), x.dim(0), x.dim(1), x.dim(2), x.dim(3), pq);
     }
 
-    @Override public void gridSampleBackward(Tensor x, Tensor grid, Tensor dy, Tensor dx, Tensor dgrid) {
+    @Override public void gridSampleBackward(View x, View grid, View dy, View dx, View dgrid) {
         checkGrid(x, grid, dy, "gridSampleBackward");
         if (dx == null && dgrid == null) return;
         if (dx != null) fill(dx, 0f);
@@ -601,29 +551,29 @@ public final class CudaBackend implements Backend {
 
     // ---- dropout -------------------------------------------------------------------------
 
-    @Override public void dropout(Tensor x, float p, long seed, Tensor y) {
-        checkNumel("dropout", x, y);
+    @Override public void dropout(View x, float p, long seed, View y) {
+        View.checkNumel("dropout", x, y);
         float keepScale = 1f / (1f - p);
         launch("dropout", "dropout_fwd", x.numel(), ptr(x), ptr(y), x.numel(), p, seed, keepScale);
     }
 
-    @Override public void dropoutBackward(Tensor dy, float p, long seed, Tensor dx) {
+    @Override public void dropoutBackward(View dy, float p, long seed, View dx) {
         dropout(dy, p, seed, dx);
     }
 
     // ---- optimisers --------------------------------------------------------------------------
 
-    @Override public void sgdStep(Tensor param, Tensor grad, Tensor momentumBuf, float lr, float momentum, float weightDecay) {
-        checkNumel("sgdStep", param, grad);
-        checkNumel("sgdStep", param, momentumBuf);
+    @Override public void sgdStep(View param, View grad, View momentumBuf, float lr, float momentum, float weightDecay) {
+        View.checkNumel("sgdStep", param, grad);
+        View.checkNumel("sgdStep", param, momentumBuf);
         launch("optim", "sgd_step", param.numel(), ptr(param), ptr(grad), ptr(momentumBuf), param.numel(), lr, momentum, weightDecay);
     }
 
-    @Override public void adamwStep(Tensor param, Tensor grad, Tensor m, Tensor v, float lr, float beta1, float beta2,
+    @Override public void adamwStep(View param, View grad, View m, View v, float lr, float beta1, float beta2,
                                     float eps, float weightDecay, int step) {
-        checkNumel("adamwStep", param, grad);
-        checkNumel("adamwStep", param, m);
-        checkNumel("adamwStep", param, v);
+        View.checkNumel("adamwStep", param, grad);
+        View.checkNumel("adamwStep", param, m);
+        View.checkNumel("adamwStep", param, v);
         float bc1 = (float) (1 - Math.pow(beta1, step)), bc2 = (float) (1 - Math.pow(beta2, step));
         float decay = 1f - lr * weightDecay;
         launch("optim", "adamw_step", param.numel(), ptr(param), ptr(grad), ptr(m), ptr(v), param.numel(), lr, beta1, beta2,
@@ -707,7 +657,7 @@ public final class CudaBackend implements Backend {
         return new DeviceImages(address, bytes, count, height, width);
     }
 
-    @Override public void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, Tensor out) {
+    @Override public void augmentImages(ImageStore images, int[] index, AugmentSpec spec, long seed, View out) {
         if (!(images instanceof DeviceImages im))
             throw new IllegalArgumentException("augmentImages: the images were not uploaded to the CUDA backend (" + images + ")");
         int oh = spec.outHeight(), ow = spec.outWidth(), h = im.height(), w = im.width();

@@ -118,10 +118,10 @@ class MemoryBoundKernelsTest {
                     String what = "maxPool " + g + (tied ? " with ties" : "") + ", " + be.threads() + " threads";
                     Tensor x = Tensor.of(xv, g.n(), g.c(), g.h(), g.w());
                     Tensor y = Tensor.of(random(rnd, want.length), g.n(), g.c(), g.p(), g.q()); // garbage to overwrite
-                    Pool.max(be, g, x, y);
+                    be.maxPool2d(g, x, y);
                     assertArrayEquals(want, y.toArray(), what + ": forward");
                     Tensor dx = Tensor.of(random(rnd, xv.length), g.n(), g.c(), g.h(), g.w());
-                    Pool.maxBackward(be, g, x, y, Tensor.of(dyv, g.n(), g.c(), g.p(), g.q()), dx);
+                    be.maxPool2dBackward(g, x, y, Tensor.of(dyv, g.n(), g.c(), g.p(), g.q()), dx);
                     assertArrayEquals(wantDx, dx.toArray(), what + ": backward");
                 }
             }
@@ -135,7 +135,7 @@ class MemoryBoundKernelsTest {
         xv[37] = Float.NaN;        // window (0, 0)
         xv[2 * 36 + 35] = Float.NaN; // window (1, 17), the masked tail
         Tensor x = Tensor.of(xv, 1, 1, 4, 36), y = Tensor.zeros(org.attnface.engine.Device.CPU, 1, 1, 2, 18);
-        Pool.max(two, g, x, y);
+        two.maxPool2d(g, x, y);
         float[] got = y.toArray();
         assertTrue(Float.isNaN(got[0]) && Float.isNaN(got[18 + 17]), "NaN in a window must give NaN: " + Arrays.toString(got));
         assertEquals(0f, got[1]);
@@ -179,7 +179,7 @@ class MemoryBoundKernelsTest {
                 Tensor x = Tensor.of(xv, shape), y = Tensor.of(new float[xv.length], shape);
                 Tensor gamma = Tensor.of(gv, c), beta = Tensor.of(bv, c), rm = Tensor.of(new float[c], c), rv = Tensor.of(new float[c], c);
                 Tensor sm = Tensor.of(new float[c], c), si = Tensor.of(new float[c], c);
-                Norm.train(be, x, gamma, beta, rm, rv, 0.1f, eps, y, sm, si);
+                be.batchNormTrain(x, gamma, beta, rm, rv, 0.1f, eps, y, sm, si);
                 float[] yv = y.toArray();
                 for (int i = 0; i < n; i++) for (int ch = 0; ch < c; ch++) for (int j = 0; j < hw; j++) {
                     int at = (i * c + ch) * hw + j;
@@ -191,7 +191,7 @@ class MemoryBoundKernelsTest {
                     assertEquals(0.1 * var[ch] * m / (m - 1), rv.toArray()[ch], 2e-4 * (1 + var[ch]), what + ": running var " + ch);
                 }
                 Tensor dx = Tensor.of(new float[xv.length], shape), dg = Tensor.of(new float[c], c), db = Tensor.of(new float[c], c);
-                Norm.backward(be, x, Tensor.of(dyv, shape), gamma, sm, si, dx, dg, db);
+                be.batchNormBackward(x, Tensor.of(dyv, shape), gamma, sm, si, dx, dg, db);
                 float[] dxv = dx.toArray();
                 for (int ch = 0; ch < c; ch++) {
                     assertEquals(sdy[ch], db.toArray()[ch], 2e-4 * Math.sqrt(m), what + ": dbeta " + ch);
@@ -284,7 +284,7 @@ class MemoryBoundKernelsTest {
         float[] want = new float[n];
         int kept = 0;
         for (int i = 0; i < n; i++) {
-            boolean keep = org.attnface.engine.Rng.uniform(seed, i) >= p;
+            boolean keep = org.attnface.engine.backend.Rng.uniform(seed, i) >= p;
             want[i] = keep ? x[i] * keepScale : 0f;
             if (keep) kept++;
         }

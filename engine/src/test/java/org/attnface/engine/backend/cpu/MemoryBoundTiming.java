@@ -3,6 +3,7 @@ package org.attnface.engine.backend.cpu;
 import java.util.*;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.*;
 
 /**

@@ -9,7 +9,8 @@ import java.util.List;
 import java.util.Random;
 
 import org.attnface.engine.backend.Backend;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.backend.Broadcast;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.OutOfDeviceMemoryException;
 import org.junit.jupiter.api.Test;
 
@@ -128,13 +129,13 @@ class CudaAvailabilityTest {
 
     @Test
     void broadcastStridesFollowNumpy() {
-        assertArrayEquals(new int[] {13, 1}, CudaBackend.broadcastStrides(new int[] {5, 13}, new int[] {5, 13}, "t"));
-        assertArrayEquals(new int[] {0, 1}, CudaBackend.broadcastStrides(new int[] {13}, new int[] {5, 13}, "t"));
-        assertArrayEquals(new int[] {0, 5, 0, 1}, CudaBackend.broadcastStrides(new int[] {3, 1, 5}, new int[] {2, 3, 4, 5}, "t"));
-        assertArrayEquals(new int[] {1, 0}, CudaBackend.broadcastStrides(new int[] {4, 1}, new int[] {4, 6}, "t"));
-        assertArrayEquals(new int[] {0, 0}, CudaBackend.broadcastStrides(new int[] {}, new int[] {3, 7}, "t"));
+        assertArrayEquals(new int[] {13, 1}, Broadcast.strides(new int[] {5, 13}, new int[] {5, 13}, "t"));
+        assertArrayEquals(new int[] {0, 1}, Broadcast.strides(new int[] {13}, new int[] {5, 13}, "t"));
+        assertArrayEquals(new int[] {0, 5, 0, 1}, Broadcast.strides(new int[] {3, 1, 5}, new int[] {2, 3, 4, 5}, "t"));
+        assertArrayEquals(new int[] {1, 0}, Broadcast.strides(new int[] {4, 1}, new int[] {4, 6}, "t"));
+        assertArrayEquals(new int[] {0, 0}, Broadcast.strides(new int[] {}, new int[] {3, 7}, "t"));
         IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                () -> CudaBackend.broadcastStrides(new int[] {3}, new int[] {5, 4}, "add"));
+                () -> Broadcast.strides(new int[] {3}, new int[] {5, 4}, "add"));
         assertTrue(e.getMessage().startsWith("add: [3] does not broadcast to [5, 4]"), e.getMessage());
     }
 }

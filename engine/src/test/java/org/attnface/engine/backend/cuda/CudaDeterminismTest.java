@@ -8,7 +8,7 @@ import java.util.Random;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.nn.BatchNorm2d;
 import org.attnface.engine.nn.Conv2d;
 import org.attnface.engine.nn.Layers;

@@ -11,7 +11,7 @@ import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
 import org.attnface.engine.backend.AugmentSpec;
 import org.attnface.engine.backend.Backend;
-import org.attnface.engine.backend.Backends;
+import org.attnface.engine.Backends;
 import org.attnface.engine.backend.BinaryOp;
 import org.attnface.engine.backend.ConvShape;
 import org.attnface.engine.backend.ImageStore;

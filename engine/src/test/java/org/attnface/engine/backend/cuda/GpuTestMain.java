@@ -29,7 +29,7 @@ public final class GpuTestMain {
         List<String> failures = new ArrayList<>();
         String unavailable = null;
         try {
-            CudaBackend b = (CudaBackend) org.attnface.engine.backend.Backends.raw(org.attnface.engine.Device.CUDA);
+            CudaBackend b = (CudaBackend) org.attnface.engine.Backends.raw(org.attnface.engine.Device.CUDA);
             System.out.println("backend: " + b.describe());
             System.out.println("libraries: " + b.libraries());
         } catch (RuntimeException | LinkageError e) {

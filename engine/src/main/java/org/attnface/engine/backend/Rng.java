@@ -1,4 +1,4 @@
-package org.attnface.engine;
+package org.attnface.engine.backend;
 
 /**
  * Counter-based random numbers: the value for (seed, counter) is a pure function, so a

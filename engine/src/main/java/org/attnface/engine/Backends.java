@@ -1,16 +1,18 @@
-package org.attnface.engine.backend;
+package org.attnface.engine;
 
 import java.util.EnumMap;
 import java.util.Map;
 import java.util.function.UnaryOperator;
 
-import org.attnface.engine.Device;
+import org.attnface.engine.backend.Backend;
 import org.attnface.engine.backend.cpu.CpuBackend;
 import org.attnface.engine.backend.cuda.CudaBackend;
 
 /**
  * The backend for each device, created on first use. A wrapper (the profiler) can be
- * installed around a device's backend; ops always look their backend up here.
+ * installed around a device's backend; ops always look their backend up here. The one
+ * class that names both backends: it sits above backend.cpu and backend.cuda, which know
+ * only the backend package.
  */
 public final class Backends {
     private Backends() {}

@@ -1,0 +1,15 @@
+package org.attnface.trainer.options;
+
+import picocli.CommandLine.Option;
+
+/** {@code --threads}: the CPU backend's thread count. */
+public final class ThreadsOption {
+    @Option(names = "--threads", description = "CPU threads (default: ATTNFACE_THREADS, else all cores); results repeat bit for bit only with the same count")
+    Integer threads;
+
+    /** The count given, or null for the default. */
+    public Integer value() { return threads; }
+
+    /** The count given, or 0 for the default ({@link DeviceOption#open}). */
+    public int orDefault() { return threads == null ? 0 : threads; }
+}
