@@ -1,5 +1,6 @@
 package org.attnface.trainer.cli;
 
+import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -8,22 +9,29 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.Callable;
 
-import org.attnface.engine.Device;
 import org.attnface.engine.Backends;
+import org.attnface.engine.Device;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
+import org.attnface.model.AgeBuckets;
 import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.trainer.data.Batches;
-import org.attnface.trainer.metrics.Evaluation;
+import org.attnface.trainer.data.FaceFolder;
+import org.attnface.trainer.data.FaceSet;
+import org.attnface.trainer.data.Split;
 import org.attnface.trainer.metrics.Probabilities;
 import org.attnface.trainer.options.CacheDirOption;
 import org.attnface.trainer.options.DataOption;
 import org.attnface.trainer.options.DeviceOption;
-import org.attnface.trainer.options.SeedOption;
 import org.attnface.trainer.options.ThreadsOption;
+import org.attnface.trainer.research.ResultsTable;
+import org.attnface.trainer.research.RunRecord;
+import org.attnface.trainer.research.TestPredictions;
+import org.attnface.trainer.research.Variant;
 import org.attnface.trainer.train.OptimizerKind;
 import org.attnface.trainer.train.TrainConfig;
 import org.attnface.trainer.train.Trainer;
@@ -33,10 +41,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 @Command(name = "experiments", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"The paper's research questions on one split, one seed, one recipe; writes results.md and results.json:",
+        description = {"The paper's research questions, every variant once per seed, all on one split; writes results.md and results.json:",
                 "  RQ1 attention vs none, RQ2 multi-task vs single-task (gender only, age only),",
-                "  RQ3 gender fed to the age head vs not, RQ4 the ensemble vs the single models.",
-                "Each variant is a run folder under --out (resumable); all are evaluated on the shared test split."})
+                "  RQ3 gender fed to the age head vs not, RQ4 the ensemble (the attn and resnet runs of a seed, averaged) vs each.",
+                "Runs are OUT/seed-S/VARIANT; rerunning continues a killed run and skips finished ones."})
 public final class ExperimentsCommand implements Callable<Integer> {
     @Mixin DataOption data;
 
@@ -46,8 +54,19 @@ public final class ExperimentsCommand implements Callable<Integer> {
     @Option(names = "--model", defaultValue = "attn", description = "network for RQ1-RQ3: attn or resnet (default: ${DEFAULT-VALUE})")
     String model;
 
-    @Option(names = "--epochs", defaultValue = "30", description = "epochs per variant (default: ${DEFAULT-VALUE})")
+    @Option(names = "--epochs", defaultValue = "30", description = "epochs of every attn run (default: ${DEFAULT-VALUE})")
     int epochs;
+
+    @Option(names = "--resnet-epochs", description = "epochs of every resnet run (default: --epochs)")
+    Integer resnetEpochs;
+
+    @Option(names = "--seeds", split = ",", defaultValue = "1", description = "training seeds (initial weights, batch order, augmentation, "
+            + "dropout); every variant runs once per seed (default: ${DEFAULT-VALUE})")
+    List<Long> seeds;
+
+    @Option(names = "--split-seed", defaultValue = "1", description = "seed of the one train/validation/test split all runs share; "
+            + "recorded in OUT/split.json (default: ${DEFAULT-VALUE})")
+    long splitSeed;
 
     @Option(names = "--limit", defaultValue = "0", description = "use only N images (0 = all)")
     int limit;
@@ -61,8 +80,6 @@ public final class ExperimentsCommand implements Callable<Integer> {
     @Option(names = "--image-size", defaultValue = "64", description = "crop size (default: ${DEFAULT-VALUE})")
     int imageSize;
 
-    @Mixin SeedOption seed;
-
     @Option(names = "--only", split = ",", description = "run only these variants (names as in the table, e.g. base,no-attention)")
     List<String> only;
 
@@ -72,82 +89,136 @@ public final class ExperimentsCommand implements Callable<Integer> {
 
     @Mixin CacheDirOption cacheDir;
 
-    /** One trained variant: name, research question, what it changes. */
-    record Variant(String name, String question, String what, Arch arch, boolean attention, boolean feedGender, float[] weights,
-                   boolean genderMetrics, boolean ageMetrics) {}
+    @Option(names = "--fault-inject-step", defaultValue = "-1", hidden = true, description = "test hook: put a NaN into the batch of this step")
+    long faultInjectStep;
+
+    static final String BUCKETS = "0,10,20,30,40,50,60,70";
+    static final double TRAIN_FRACTION = 0.7, VAL_FRACTION = 0.15;
+    /** config.json keys that say where and how fast a run ran, not what it computes: they may differ when a run is continued. */
+    static final Set<String> RUNTIME_KEYS = Set.of("data", "device", "threads", "cache_dir", "fault_inject_step", "loss_every");
 
     @Override public Integer call() throws Exception {
         Device d = device.open(threads.orDefault(), System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
+        if (epochs < 1 || (resnetEpochs != null && resnetEpochs < 1)) throw new IllegalArgumentException("--epochs and --resnet-epochs must be 1 or more");
+        if (seeds.isEmpty() || seeds.stream().distinct().count() != seeds.size()) throw new IllegalArgumentException("--seeds: distinct seeds, e.g. 1,2,3; got " + seeds);
         Arch base = Arch.parse(model);
-        Arch other = base == Arch.ATTN ? Arch.RESNET : Arch.ATTN;
-        float[] joint = {1, 1, 0.5f};
-        List<Variant> variants = List.of(
-                new Variant("base", "all", model + ": attention, multi-task, gender fed", base, true, true, joint, true, true),
-                new Variant("no-attention", "RQ1", model + " without the spatial transformer", base, false, true, joint, true, true),
-                new Variant("gender-only", "RQ2", "single task: gender loss only (1,0,0)", base, true, true, new float[] {1, 0, 0}, true, false),
-                new Variant("age-only", "RQ2", "single task: age loss only (0,1,0), gender not fed", base, true, false, new float[] {0, 1, 0}, false, true),
-                new Variant("gender-not-fed", "RQ3", "age head without the gender probabilities", base, true, false, joint, true, true),
-                new Variant(other.toString(), "RQ4", "the other single network", other,
-                        true, true, joint, true, true),
-                new Variant("ensemble", "RQ4", "attn + resnet, probabilities averaged", Arch.ENSEMBLE, true, true, joint, true, true));
+        List<Variant> variants = Variant.all(base);
+        if (only != null)
+            for (String name : only)
+                if (variants.stream().noneMatch(v -> v.name().equals(name)))
+                    throw new IllegalArgumentException("--only: no variant '" + name + "'; the variants are "
+                            + variants.stream().map(Variant::name).toList());
         Files.createDirectories(out);
-        String cache = cacheDir.dir().toString();
-        List<Map<String, Object>> rows = new ArrayList<>();
-        Path sharedSplit = out.resolve("split.json");
-        for (Variant v : variants) {
-            if (only != null && !only.contains(v.name())) continue;
-            Path run = out.resolve(v.name());
-            System.out.println("=== " + v.question() + " " + v.name() + ": " + v.what() + " -> " + run);
-            Files.createDirectories(run);
-            if (Files.exists(sharedSplit) && !Files.exists(run.resolve("split.json")))
-                Files.copy(sharedSplit, run.resolve("split.json"), StandardCopyOption.REPLACE_EXISTING);
-            boolean done = Files.exists(run.resolve("last.safetensors"));
-            TrainConfig cfg = new TrainConfig(data.path().toString(), v.arch(), epochs, batch, lr, 0f, OptimizerKind.SGD, 0.9f, 5e-4f, -1, imageSize, imageSize * 9 / 8,
-                    "0,10,20,30,40,50,60,70", 18, 64, ModelConfig.ATTN_WIDTH, v.attention(), v.feedGender(), false, v.weights()[0], v.weights()[1], v.weights()[2], 0f, false,
-                    device.name(), Backends.cpuThreads(), seed.value(), limit, 0, d == Device.CPU ? 1 : 10, 0f, 0.7, 0.15, cache, -1);
-            Trainer.Result r = Trainer.run(cfg, run, done, System.out);
-            if (!Files.exists(sharedSplit)) Files.copy(run.resolve("split.json"), sharedSplit);
-            Inference inf = Inference.load(run.resolve("best.safetensors"), d);
-            Evaluation ev;
-            try (Batches b = new Batches(r.data(), d, imageSize, inf.config().buckets())) {
-                // The training batch size, whose arrays are cached already: a fixed 256 grows 4x with
-                // --image-size 128, and eval --mirror at 256 x 128x128 did not fit the default heap.
-                ev = Probabilities.evaluate(inf.model(), b, r.testIndices(), inf.config(), batch);
+        Path split = sharedSplit();
+        Map<String, List<RunRecord>> runs = new LinkedHashMap<>();
+        for (long seed : seeds) {
+            Path seedDir = out.resolve("seed-" + seed);
+            for (Variant v : variants) {
+                if (!v.trained() || (only != null && !only.contains(v.name()))) continue;
+                Path run = seedDir.resolve(v.name());
+                System.out.println("=== seed " + seed + ", " + v.question() + " " + v.name() + ": " + v.what() + " -> " + run);
+                trainAndTest(v, seed, run, split, d);
             }
-            Evaluation.Summary s = ev.overall();
-            Map<String, Object> row = new LinkedHashMap<>();
-            row.put("question", v.question());
-            row.put("variant", v.name());
-            row.put("what", v.what());
-            row.put("test_images", s.n());
-            row.put("gender_accuracy", v.genderMetrics() ? s.genderAccuracy() : null);
-            row.put("age_bucket_accuracy", v.ageMetrics() ? s.ageAccuracy() : null);
-            row.put("aabd", v.ageMetrics() ? s.aabd() : null);
-            row.put("age_mae", v.ageMetrics() ? s.ageMae() : null);
-            row.put("epochs", epochs);
-            row.put("best_epoch", r.bestEpoch());
-            rows.add(row);
-            writeTable(rows);
         }
+        // The table from every finished run on disk (also those of an earlier call with other --only or --seeds).
+        for (Variant v : variants) {
+            List<RunRecord> rs = new ArrayList<>();
+            for (long seed : seeds) {
+                Path seedDir = out.resolve("seed-" + seed);
+                if (v.trained()) {
+                    if (Files.exists(seedDir.resolve(v.name()).resolve(TestPredictions.FILE))) rs.add(RunRecord.read(seedDir.resolve(v.name())));
+                } else if (v.members().stream().allMatch(m -> Files.exists(seedDir.resolve(m).resolve(TestPredictions.FILE)))) {
+                    rs.add(RunRecord.ensemble(RunRecord.read(seedDir.resolve(v.members().get(0))), RunRecord.read(seedDir.resolve(v.members().get(1))),
+                            "the ensemble of seed " + seed));
+                }
+            }
+            // the paired statistics need every seed: a variant with a seed missing is left out of the table until it has them all
+            if (rs.size() == seeds.size()) runs.put(v.name(), rs);
+            else if (!rs.isEmpty()) System.out.println("note: " + v.name() + " has " + rs.size() + " of " + seeds.size() + " seeds finished; left out of the table");
+        }
+        String other = (base == Arch.ATTN ? Arch.RESNET : Arch.ATTN).toString();
+        ResultsTable table = new ResultsTable(new ResultsTable.Setup(budget(), seeds, splitSeed, limit, recipe()), variants, runs, other);
+        AtomicFile.writeString(out.resolve("results.md"), table.toMarkdown());
+        AtomicFile.writeString(out.resolve("results.json"), Json.write(table.toJson()) + "\n");
         System.out.println(Files.readString(out.resolve("results.md")));
         return 0;
     }
 
-    private void writeTable(List<Map<String, Object>> rows) throws java.io.IOException {
-        StringBuilder s = new StringBuilder();
-        s.append("# Research questions (test split; ").append(epochs).append(" epochs, seed ").append(seed.value())
-                .append(limit > 0 ? ", " + limit + " images" : "").append(")\n\n");
-        s.append("| RQ | variant | what | test images | gender accuracy | age-bucket accuracy | AABD | age MAE |\n|---|---|---|---:|---:|---:|---:|---:|\n");
-        for (Map<String, Object> r : rows)
-            s.append(String.format(Locale.ROOT, "| %s | %s | %s | %s | %s | %s | %s | %s |%n", r.get("question"), r.get("variant"), r.get("what"),
-                    r.get("test_images"), pct(r.get("gender_accuracy")), pct(r.get("age_bucket_accuracy")), num(r.get("aabd"), "%.3f"), num(r.get("age_mae"), "%.2f")));
-        s.append("\n(-: not trained for that task.) Single runs with one seed: differences of about one point are within run-to-run noise.\n");
-        AtomicFile.writeString(out.resolve("results.md"), s.toString());
-        AtomicFile.writeString(out.resolve("results.json"), Json.write(rows) + "\n");
+    private int epochsOf(Arch a) { return a == Arch.RESNET && resnetEpochs != null ? resnetEpochs : epochs; }
+
+    private String budget() {
+        return String.format(Locale.ROOT, "attn %d epochs, resnet %d epochs", epochsOf(Arch.ATTN), epochsOf(Arch.RESNET));
     }
 
-    private static String pct(Object o) { return o instanceof Double v ? String.format(Locale.ROOT, "%.2f%%", 100 * v) : "-"; }
+    private String recipe() {
+        return String.format(Locale.ROOT, "SGD lr %s, batch %d, %dx%d crops, split %.0f/%.0f/%.0f", lr, batch, imageSize, imageSize,
+                100 * TRAIN_FRACTION, 100 * VAL_FRACTION, 100 * (1 - TRAIN_FRACTION - VAL_FRACTION));
+    }
 
-    private static String num(Object o, String f) { return o instanceof Double v ? String.format(Locale.ROOT, f, v) : "-"; }
+    /** OUT/split.json, made from --split-seed the first time; later calls must ask for the same split. */
+    private Path sharedSplit() throws IOException {
+        Path file = out.resolve("split.json");
+        if (Files.exists(file)) {
+            Split s = Split.load(file);
+            if (s.seed() != splitSeed)
+                throw new IllegalArgumentException(file + " was made with split seed " + s.seed() + " but --split-seed " + splitSeed
+                        + " was asked: the runs there use that split; choose another --out for another split");
+            System.out.println("using the shared split " + file + " (split seed " + s.seed() + ")");
+            return file;
+        }
+        FaceSet set = FaceFolder.load(new FaceFolder.Request(data.path(), imageSize * 9 / 8, limit, cacheDir.dir(), Backends.cpuThreads()), System.out);
+        Split s = Split.stratified(set, AgeBuckets.parse(BUCKETS), splitSeed, TRAIN_FRACTION, VAL_FRACTION);
+        s.save(file);
+        System.out.println("split " + set.count() + " images with split seed " + splitSeed + ": " + s.train().size() + " train, " + s.val().size()
+                + " val, " + s.test().size() + " test -> " + file);
+        return file;
+    }
+
+    private TrainConfig config(Variant v, long seed) {
+        float[] w = v.weights();
+        return new TrainConfig(data.path().toString(), v.arch(), epochsOf(v.arch()), batch, lr, 0f, OptimizerKind.SGD, 0.9f, 5e-4f, -1, imageSize,
+                imageSize * 9 / 8, BUCKETS, 18, 64, ModelConfig.ATTN_WIDTH, v.attention(), v.feedGender(), false, w[0], w[1], w[2], 0f, false,
+                device.name(), Backends.cpuThreads(), seed, limit, 0, device.parse() == Device.CPU ? 1 : 10, 0f, TRAIN_FRACTION, VAL_FRACTION,
+                cacheDir.dir().toString(), faultInjectStep);
+    }
+
+    /**
+     * Trains the run (or continues it from last.safetensors) and writes its test predictions;
+     * a run that has them is done and is not touched. A run folder made with other settings is
+     * refused, naming them, rather than mixed into the table.
+     */
+    private void trainAndTest(Variant v, long seed, Path run, Path split, Device d) throws IOException {
+        TrainConfig cfg = config(v, seed);
+        boolean started = Files.exists(run.resolve("config.json"));
+        if (started) checkSameRun(run, cfg);
+        if (Files.exists(run.resolve(TestPredictions.FILE))) {
+            System.out.println("done already (" + run.resolve(TestPredictions.FILE) + "); not rerun");
+            return;
+        }
+        Files.createDirectories(run);
+        Path runSplit = run.resolve("split.json");
+        if (!Files.exists(runSplit)) Files.copy(split, runSplit, StandardCopyOption.REPLACE_EXISTING);
+        else if (!Files.readString(runSplit).equals(Files.readString(split)))
+            throw new IllegalArgumentException(runSplit + " differs from the shared " + split + ": that run was made on another split; remove it or choose another --out");
+        Trainer.Result r = Trainer.run(cfg, run, Files.exists(run.resolve("last.safetensors")), System.out);
+        Inference inf = Inference.load(run.resolve("best.safetensors"), d);
+        Probabilities p;
+        try (Batches b = new Batches(r.data(), d, imageSize, inf.config().buckets())) {
+            p = Probabilities.of(inf.model(), b, r.testIndices(), batch, false);
+        }
+        TestPredictions.of(r.data(), r.testIndices(), p, inf.config().buckets()).write(run.resolve(TestPredictions.FILE));
+    }
+
+    /** Refuses a run folder whose config.json differs from cfg in anything but where it ran. */
+    static void checkSameRun(Path run, TrainConfig cfg) throws IOException {
+        Map<String, Object> had = TrainConfig.load(run.resolve("config.json")).toMap(), want = cfg.toMap();
+        List<String> diff = new ArrayList<>();
+        for (String k : want.keySet())
+            if (!RUNTIME_KEYS.contains(k) && !String.valueOf(had.get(k)).equals(String.valueOf(want.get(k))))
+                diff.add(k + " " + had.get(k) + " (asked: " + want.get(k) + ")");
+        if (!diff.isEmpty())
+            throw new IllegalArgumentException(run + " was made with other settings: " + String.join(", ", diff)
+                    + "; remove that run folder or choose another --out");
+    }
 }
