@@ -28,6 +28,8 @@ import org.attnface.trainer.options.CacheDirOption;
 import org.attnface.trainer.options.DataOption;
 import org.attnface.trainer.options.DeviceOption;
 import org.attnface.trainer.options.ThreadsOption;
+import org.attnface.trainer.report.MapFigures;
+import org.attnface.trainer.research.MapFaithfulness;
 import org.attnface.trainer.research.ResultsTable;
 import org.attnface.trainer.research.RunRecord;
 import org.attnface.trainer.research.TestPredictions;
@@ -83,6 +85,10 @@ public final class ExperimentsCommand implements Callable<Integer> {
     @Option(names = "--only", split = ",", description = "run only these variants (names as in the table, e.g. base,no-attention)")
     List<String> only;
 
+    @Option(names = "--rq5-images", defaultValue = "500", description = "RQ5: test faces whose attention maps are measured (deletion and "
+            + "insertion curves, share inside the face) for each network and seed; 0 = skip (default: ${DEFAULT-VALUE})")
+    int rq5Images;
+
     @Mixin DeviceOption device;
 
     @Mixin ThreadsOption threads;
@@ -120,6 +126,10 @@ public final class ExperimentsCommand implements Callable<Integer> {
                 System.out.println("=== seed " + seed + ", " + v.question() + " " + v.name() + ": " + v.what() + " -> " + run);
                 trainAndTest(v, seed, run, split, d);
             }
+            if (rq5Images > 0)
+                for (String net : List.of(Variant.BASE, other(base)))
+                    if ((only == null || only.contains(net)) && Files.exists(seedDir.resolve(net).resolve(TestPredictions.FILE)))
+                        measureMaps(seedDir.resolve(net), split, d);
         }
         // The table from every finished run on disk (also those of an earlier call with other --only or --seeds).
         for (Variant v : variants) {
@@ -137,12 +147,61 @@ public final class ExperimentsCommand implements Callable<Integer> {
             if (rs.size() == seeds.size()) runs.put(v.name(), rs);
             else if (!rs.isEmpty()) System.out.println("note: " + v.name() + " has " + rs.size() + " of " + seeds.size() + " seeds finished; left out of the table");
         }
-        String other = (base == Arch.ATTN ? Arch.RESNET : Arch.ATTN).toString();
+        String other = other(base);
         ResultsTable table = new ResultsTable(new ResultsTable.Setup(budget(), seeds, splitSeed, limit, recipe()), variants, runs, other);
+        Map<String, List<Map<?, ?>>> maps = new LinkedHashMap<>();
+        for (String net : List.of(Variant.BASE, other)) {
+            List<Map<?, ?>> l = new ArrayList<>();
+            for (long seed : seeds) {
+                Path f = out.resolve("seed-" + seed).resolve(net).resolve(RQ5_FILE);
+                if (Files.exists(f)) l.add((Map<?, ?>) Json.parse(Files.readString(f)));
+            }
+            if (!l.isEmpty()) maps.put(net, l);
+        }
+        table.setMaps(maps, "seed-" + seeds.getFirst());
         AtomicFile.writeString(out.resolve("results.md"), table.toMarkdown());
         AtomicFile.writeString(out.resolve("results.json"), Json.write(table.toJson()) + "\n");
         System.out.println(Files.readString(out.resolve("results.md")));
         return 0;
+    }
+
+    private static String other(Arch base) { return (base == Arch.ATTN ? Arch.RESNET : Arch.ATTN).toString(); }
+
+    static final String RQ5_FILE = "rq5.json";
+    private FaceSet faces;
+
+    /**
+     * RQ5 on one finished run: its best checkpoint's maps on --rq5-images test faces (a sample
+     * seeded by the split seed, the same faces for every run), written as RUN/rq5.json and
+     * RUN/rq5_*.png; done once per run and image count.
+     */
+    private void measureMaps(Path run, Path split, Device d) throws IOException {
+        Path file = run.resolve(RQ5_FILE);
+        if (Files.exists(file) && Json.parse(Files.readString(file)) instanceof Map<?, ?> m && m.get("images") instanceof Number n
+                && n.intValue() == Math.min(rq5Images, Split.load(split).test().size())) {
+            System.out.println("RQ5 maps of " + run + " measured already (" + file + ")");
+            return;
+        }
+        if (faces == null)
+            faces = FaceFolder.load(new FaceFolder.Request(data.path(), imageSize * 9 / 8, limit, cacheDir.dir(), Backends.cpuThreads()), System.out);
+        int[] test = Split.indices(faces, Split.load(split).test(), "test");
+        int[] order = FaceFolder.permutation(test.length, splitSeed);
+        int[] sample = new int[Math.min(rq5Images, test.length)];
+        for (int i = 0; i < sample.length; i++) sample[i] = test[order[i]];
+        Inference inf = Inference.load(run.resolve("best.safetensors"), d);
+        long t0 = System.nanoTime();
+        MapFaithfulness.Result r;
+        try (Batches b = new Batches(faces, d, imageSize, inf.config().buckets())) {
+            r = MapFaithfulness.measure(inf.model(), b, sample, inf.config().buckets(), inf.cacheSize(), splitSeed);
+        }
+        Map<String, Object> json = MapFaithfulness.toJson(r);
+        AtomicFile.writeString(file, Json.write(json) + "\n");
+        String name = run.getParent().getFileName() + "/" + run.getFileName() + " (" + inf.config().arch() + ")";
+        for (String map : r.averageMaps().keySet())
+            MapFigures.averageMaps(r, map, inf.config().buckets(), inf.cacheSize(), "mean " + map + " map of " + name + " over "
+                    + r.images() + " test faces, per true gender and age bucket; white: the face ellipse", run.resolve("rq5_" + map + ".png"));
+        MapFigures.curves(r, "deletion and insertion of 16x16 patches, " + name + ", " + r.images() + " test faces", run.resolve("rq5_curves.png"));
+        System.out.printf(Locale.ROOT, "RQ5 maps of %s: %d faces in %.1f s -> %s%n", run, r.images(), (System.nanoTime() - t0) / 1e9, file);
     }
 
     private int epochsOf(Arch a) { return a == Arch.RESNET && resnetEpochs != null ? resnetEpochs : epochs; }

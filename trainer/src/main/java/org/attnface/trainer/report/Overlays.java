@@ -72,7 +72,7 @@ public final class Overlays {
     }
 
     /** The "jet" colour scale: 0 blue, 0.5 green-yellow, 1 red. */
-    static int jet(double v) {
+    public static int jet(double v) {
         double r = Math.max(0, Math.min(1, 1.5 - Math.abs(4 * v - 3)));
         double g = Math.max(0, Math.min(1, 1.5 - Math.abs(4 * v - 2)));
         double b = Math.max(0, Math.min(1, 1.5 - Math.abs(4 * v - 1)));

@@ -108,6 +108,80 @@ public final class ResultsTable {
 
     public List<Finding> findings() { return findings; }
 
+    private Map<String, List<Map<?, ?>>> maps = Map.of();
+    private String figureSeed = "";
+
+    /** RQ5: per network variant, each seed's rq5.json ({@link MapFaithfulness#toJson}); figures named from {@code figureSeed}'s folder. */
+    public void setMaps(Map<String, List<Map<?, ?>>> maps, String figureSeed) {
+        this.maps = maps;
+        this.figureSeed = figureSeed;
+    }
+
+    private static double num(Object o) { return o instanceof Number n ? n.doubleValue() : Double.NaN; }
+
+    /** Mean over seeds of maps.NAME.KEY. */
+    private static double[] values(List<Map<?, ?>> seeds, String map, String key) {
+        return seeds.stream().mapToDouble(j -> j.get("maps") instanceof Map<?, ?> ms && ms.get(map) instanceof Map<?, ?> m ? num(m.get(key)) : Double.NaN)
+                .toArray();
+    }
+
+    private static String pctPm(double[] v) {
+        double sd = Intervals.sd(v);
+        return String.format(Locale.ROOT, "%.1f%%", 100 * Intervals.mean(v)) + (Double.isNaN(sd) ? "" : String.format(Locale.ROOT, " ± %.1f", 100 * sd));
+    }
+
+    /** The tasks a map is about: the region serves both, each Grad-CAM map its own class. */
+    private static List<String> tasksOf(String map) {
+        return map.equals(MapFaithfulness.GRADCAM_GENDER) ? List.of("gender") : map.equals(MapFaithfulness.GRADCAM_AGE) ? List.of("age")
+                : List.of("gender", "age");
+    }
+
+    private void mapsMarkdown(StringBuilder s) {
+        if (maps.isEmpty()) return;
+        Map<?, ?> first = maps.values().iterator().next().getFirst();
+        s.append("\n## RQ5: the attention maps\n\n");
+        s.append(String.format(Locale.ROOT, "%s test faces per run (a sample fixed by the split seed), the best checkpoint of each seed. Face: "
+                + "the ellipse centred on UTKFace's aligned crop with semi-axes %.0f%% (across) and %.0f%% (down) of its side (eyes, nose, mouth, "
+                + "cheeks, chin; outside: hair, ears, neck, background), %.1f%% of the network's input. Deletion/insertion: the input cut into "
+                + "16 x 16 patches, the most salient first (random: a seeded order), set to the mean colour; area under accuracy vs fraction, "
+                + "0 to 1 (deletion: lower than random is faithful; insertion: higher). Mean ± sd over seeds.%n%n",
+                first.get("images"), 100 * MapFaithfulness.FACE_ELLIPSE[0], 100 * MapFaithfulness.FACE_ELLIPSE[1], 100 * num(first.get("face_share_uniform"))));
+        s.append("| network | map | mass inside the face | deletion area, gender (random) | deletion area, age (random) | insertion area, gender (random) "
+                + "| insertion area, age (random) | faithful on its task, seeds |\n|---|---|---:|---:|---:|---:|---:|---|\n");
+        List<String> lines = new ArrayList<>();
+        for (Map.Entry<String, List<Map<?, ?>>> e : maps.entrySet()) {
+            List<Map<?, ?>> seeds = e.getValue();
+            if (!(seeds.getFirst().get("maps") instanceof Map<?, ?> names)) continue;
+            for (Object nameObj : names.keySet()) {
+                String map = (String) nameObj;
+                if (map.equals(MapFaithfulness.RANDOM)) continue;
+                s.append("| ").append(e.getKey()).append(" | ").append(map).append(" | ").append(pctPm(values(seeds, map, "face_share")));
+                for (String kind : List.of("deletion", "insertion"))
+                    for (String task : List.of("gender", "age"))
+                        s.append(String.format(Locale.ROOT, " | %.3f (%.3f)", Intervals.mean(values(seeds, map, kind + "_area_" + task)),
+                                Intervals.mean(values(seeds, MapFaithfulness.RANDOM, kind + "_area_" + task))));
+                // faithful in a seed: on each of its tasks, deletion below random's and insertion above
+                int faithful = 0;
+                for (int k = 0; k < seeds.size(); k++) {
+                    boolean ok = true;
+                    for (String task : tasksOf(map)) {
+                        ok &= values(seeds, map, "deletion_area_" + task)[k] < values(seeds, MapFaithfulness.RANDOM, "deletion_area_" + task)[k];
+                        ok &= values(seeds, map, "insertion_area_" + task)[k] > values(seeds, MapFaithfulness.RANDOM, "insertion_area_" + task)[k];
+                    }
+                    if (ok) faithful++;
+                }
+                s.append(" | ").append(faithful).append(" of ").append(seeds.size()).append(" |\n");
+                double share = Intervals.mean(values(seeds, map, "face_share")), chance = num(first.get("face_share_uniform"));
+                lines.add(String.format(Locale.ROOT, "%s %s: %s (%.0f%% of its mass on the face, uniform %.0f%%)", e.getKey(), map,
+                        faithful == seeds.size() ? "faithful" : faithful == 0 ? "not faithful" : "faithful in " + faithful + " of " + seeds.size() + " seeds",
+                        100 * share, 100 * chance));
+            }
+        }
+        s.append("\n- RQ5: ").append(String.join("; ", lines)).append(".\n\nFigures (").append(figureSeed)
+                .append("): the mean map per true gender and age bucket in RUN/rq5_MAP.png, the curves in RUN/rq5_curves.png, RUN = ")
+                .append(String.join(", ", maps.keySet().stream().map(n -> figureSeed + "/" + n).toList())).append(".\n");
+    }
+
     private static boolean scored(Variant v, Metric m) { return m.gender ? v.genderMetrics() : v.ageMetrics(); }
 
     private static double value(Evaluation.Summary s, Metric m) {
@@ -179,6 +253,7 @@ public final class ResultsTable {
             s.append("- ").append(q.getKey()).append(": **").append(answer(q.getValue())).append("** (").append(detail)
                     .append(setup.seeds().size() < 2 ? "; one seed: training noise not measured" : "").append(")\n");
         }
+        mapsMarkdown(s);
         s.append("\n## Per seed\n\n| variant | seed | gender accuracy | age-bucket accuracy | AABD | age MAE | epochs | wall time |\n|---|---:|---:|---:|---:|---:|---:|---:|\n");
         for (Variant v : variants) {
             List<RunRecord> rs = runs.getOrDefault(v.name(), List.of());
@@ -262,6 +337,7 @@ public final class ResultsTable {
         Map<String, Object> answers = new LinkedHashMap<>();
         byQuestion().forEach((q, fs) -> answers.put(q, answer(fs)));
         out.put("answers", answers);
+        if (!maps.isEmpty()) out.put("rq5", maps);
         return out;
     }
 }

@@ -60,14 +60,19 @@ class ExperimentsTest {
             assertEquals(2, ((List<?>) c.get("t_interval")).size());
         }
         String md = Files.readString(out.resolve("results.md"));
-        for (String s : List.of("| RQ1 | no-attention", "| RQ4 | ensemble", "- RQ1: **", "- RQ4: **", "attn 1 epochs, resnet 1 epochs", "split seed 7", "| ensemble | 2 |"))
+        for (String s : List.of("| RQ1 | no-attention", "| RQ4 | ensemble", "- RQ1: **", "- RQ4: **", "attn 1 epochs, resnet 1 epochs", "split seed 7", "| ensemble | 2 |",
+                "## RQ5", "| base | region |", "| resnet | gradcam-age |", "- RQ5: "))
             assertTrue(md.contains(s), s + " in\n" + md);
+        for (String f : List.of("base/rq5.json", "base/rq5_region.png", "base/rq5_gradcam-gender.png", "resnet/rq5_gradcam-age.png", "resnet/rq5_curves.png"))
+            assertTrue(Files.size(out.resolve("seed-2").resolve(f)) > 100, f);
+        assertEquals(2, ((List<?>) ((Map<?, ?>) results.get("rq5")).get("base")).size(), "RQ5 for each seed");
 
         // the same call again: every run is done, nothing is trained, the table is the same
         byte[] best = Files.readAllBytes(out.resolve("seed-2").resolve("resnet").resolve("best.safetensors"));
         Cli.Outcome again = Cli.run(args(faces, out, "--epochs", 1, "--seeds", "1,2", "--split-seed", 7));
         assertEquals(0, again.exitCode(), again.all());
         assertEquals(12, again.out().split("done already", -1).length - 1, again.out());
+        assertEquals(4, again.out().split("measured already", -1).length - 1, again.out());
         assertFalse(again.out().contains("epoch 1:"), "nothing trained");
         assertArrayEquals(best, Files.readAllBytes(out.resolve("seed-2").resolve("resnet").resolve("best.safetensors")));
         assertEquals(md, Files.readString(out.resolve("results.md")));
