@@ -42,8 +42,8 @@ public final class MapFigures {
             g.drawString(rows[gender], 10, oy + cell / 2);
             for (int b = 0; b < nb; b++) {
                 int ox = left + b * (cell + 6);
-                if (gender == 0) g.drawString(buckets.label(b), ox + 2, top - 8);
                 g.setColor(Color.BLACK);
+                if (gender == 0) g.drawString(buckets.label(b), ox + 2, top - 8);
                 g.drawString("n = " + r.counts()[gender][b], ox + 2, oy + cell + 14);
                 if (r.counts()[gender][b] == 0) continue;
                 double[] m = avg[gender][b], f = r.meanFaces()[gender][b];
@@ -96,7 +96,7 @@ public final class MapFigures {
                 for (int k = 1; k < y.length; k++)
                     g.drawLine(l + (int) ((rt - l) * MapFaithfulness.FRACTIONS[k - 1]), bt - (int) ((bt - tp) * y[k - 1]),
                             l + (int) ((rt - l) * MapFaithfulness.FRACTIONS[k]), bt - (int) ((bt - tp) * y[k]));
-                g.drawString(names.get(m), rt - 100, tp + 16 + 15 * m);
+                g.drawString(names.get(m), rt - 118, tp + 16 + 15 * m);
             }
             g.setStroke(new BasicStroke(1f));
         }

@@ -68,10 +68,13 @@ public final class MapFaithfulness {
      * One network's measurements on {@code images} test faces. {@code faceShare}: mean share of
      * each map's mass in the face ellipse; {@code curves}: per map and "random";
      * {@code averageMaps.get(map)[gender][bucket]}: the mean map [S*S] of the faces of that true
-     * gender and bucket ({@code counts}); {@code meanFaces} their mean RGB crop [S*S*3].
+     * gender and bucket ({@code counts}); {@code meanFaces} their mean RGB crop [S*S*3];
+     * {@code imageAreas.get(map)[kind][task][image]}: each image's own area under its 0/1 curve
+     * (kind 0 deletion, 1 insertion), what the paired bootstrap over images resamples;
+     * {@code mapCells}: the Grad-CAM map's cells per side.
      */
-    public record Result(int size, int images, double faceChance, Map<String, Double> faceShare, Map<String, Curves> curves,
-                         Map<String, double[][][]> averageMaps, int[][] counts, double[][][] meanFaces) {}
+    public record Result(int size, int images, int mapCells, double faceChance, Map<String, Double> faceShare, Map<String, Curves> curves,
+                         Map<String, double[][][]> imageAreas, Map<String, double[][][]> averageMaps, int[][] counts, double[][][] meanFaces) {}
 
     /** The ellipse as a mask over the S x S input whose faces were cached at C x C. */
     public static boolean[] faceMask(int s, int cacheSize) {
@@ -169,6 +172,8 @@ public final class MapFaithfulness {
         for (boolean b : face) if (b) inFace++;
         List<String> names = new ArrayList<>();
         Map<String, double[][]> del = new LinkedHashMap<>(), ins = new LinkedHashMap<>();
+        Map<String, double[][][]> areas = new LinkedHashMap<>();
+        int cells = 0;
         Map<String, Double> share = new LinkedHashMap<>();
         Map<String, int[]> shareCount = new LinkedHashMap<>();
         Map<String, double[][][]> avg = new LinkedHashMap<>();
@@ -194,7 +199,9 @@ public final class MapFaithfulness {
                 for (String m : names) {
                     del.put(m, new double[2][f]);
                     ins.put(m, new double[2][f]);
+                    areas.put(m, new double[2][2][indices.length]);
                 }
+                cells = ex.gradCamGender().length;
             }
             int gender = set.genders()[idx], bucket = buckets.bucketOf(set.ages()[idx]);
             counts[gender][bucket]++;
@@ -243,14 +250,20 @@ public final class MapFaithfulness {
             }
             for (int o = 0; o < orders.size(); o++) {
                 double[][] d = del.get(names.get(o)), in = ins.get(names.get(o));
+                double[][][] area = areas.get(names.get(o));
                 for (int t = 0; t < 2; t++) {
-                    d[t][0] += right[0][t] ? 1 : 0;
-                    d[t][f - 1] += right[1][t] ? 1 : 0;
-                    in[t][0] += right[1][t] ? 1 : 0;
-                    in[t][f - 1] += right[0][t] ? 1 : 0;
+                    double[] cd = new double[f], ci = new double[f];
+                    cd[0] = ci[f - 1] = right[0][t] ? 1 : 0;
+                    cd[f - 1] = ci[0] = right[1][t] ? 1 : 0;
                     for (int k = 1; k <= inner; k++) {
-                        d[t][k] += right[2 + o * per + k - 1][t] ? 1 : 0;
-                        in[t][k] += right[2 + o * per + inner + k - 1][t] ? 1 : 0;
+                        cd[k] = right[2 + o * per + k - 1][t] ? 1 : 0;
+                        ci[k] = right[2 + o * per + inner + k - 1][t] ? 1 : 0;
+                    }
+                    area[0][t][n] = Curves.area(cd);
+                    area[1][t][n] = Curves.area(ci);
+                    for (int k = 0; k < f; k++) {
+                        d[t][k] += cd[k];
+                        in[t][k] += ci[k];
                     }
                 }
             }
@@ -275,7 +288,7 @@ public final class MapFaithfulness {
         for (int gg = 0; gg < 2; gg++)
             for (int b = 0; b < nb; b++)
                 if (counts[gg][b] > 0) for (int i = 0; i < meanFaces[gg][b].length; i++) meanFaces[gg][b][i] /= counts[gg][b];
-        return new Result(s, n, (double) inFace / (s * s), faceShare, curves, avg, counts, meanFaces);
+        return new Result(s, n, cells, (double) inFace / (s * s), faceShare, curves, areas, avg, counts, meanFaces);
     }
 
     /** A seeded permutation of 0..n-1 (Fisher-Yates). */
@@ -295,6 +308,7 @@ public final class MapFaithfulness {
     public static Map<String, Object> toJson(Result r) {
         Map<String, Object> out = new LinkedHashMap<>();
         out.put("images", r.images());
+        out.put("map_cells", r.mapCells());
         out.put("face_ellipse_semi_axes_of_crop_side", List.of(FACE_ELLIPSE[0], FACE_ELLIPSE[1]));
         out.put("face_share_uniform", r.faceChance());
         out.put("fractions", Arrays.stream(FRACTIONS).boxed().toList());
@@ -308,6 +322,8 @@ public final class MapFaithfulness {
                 m.put("insertion_area_" + task[t], Curves.area(e.getValue().insertion()[t]));
                 m.put("deletion_" + task[t], Arrays.stream(e.getValue().deletion()[t]).boxed().toList());
                 m.put("insertion_" + task[t], Arrays.stream(e.getValue().insertion()[t]).boxed().toList());
+                m.put("deletion_areas_" + task[t], Arrays.stream(r.imageAreas().get(e.getKey())[0][t]).boxed().toList());
+                m.put("insertion_areas_" + task[t], Arrays.stream(r.imageAreas().get(e.getKey())[1][t]).boxed().toList());
             }
             maps.put(e.getKey(), m);
         }

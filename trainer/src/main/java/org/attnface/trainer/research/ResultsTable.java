@@ -136,48 +136,81 @@ public final class ResultsTable {
                 : List.of("gender", "age");
     }
 
+    /** Per image, the mean over seeds of maps.MAP.KEY's list (the same sampled faces in every seed). */
+    private static double[] perImage(List<Map<?, ?>> seeds, String map, String key) {
+        double[] sum = null;
+        for (Map<?, ?> j : seeds) {
+            if (!(j.get("maps") instanceof Map<?, ?> ms && ms.get(map) instanceof Map<?, ?> m && m.get(key) instanceof List<?> l)) return new double[0];
+            if (sum == null) sum = new double[l.size()];
+            if (l.size() != sum.length) throw new IllegalArgumentException("RQ5: the seeds measured different numbers of faces (" + sum.length + ", " + l.size() + ")");
+            for (int i = 0; i < sum.length; i++) sum[i] += num(l.get(i)) / seeds.size();
+        }
+        return sum == null ? new double[0] : sum;
+    }
+
+    /** The paired bootstrap of (map - random) per image for KIND_areas_TASK, sign flipped for deletion (a faithful map deletes faster). */
+    private static Intervals.Interval gain(List<Map<?, ?>> seeds, String map, String kind, String task) {
+        double[] m = perImage(seeds, map, kind + "_areas_" + task), r = perImage(seeds, MapFaithfulness.RANDOM, kind + "_areas_" + task);
+        double[] d = new double[Math.min(m.length, r.length)];
+        for (int i = 0; i < d.length; i++) d[i] = kind.equals("deletion") ? r[i] - m[i] : m[i] - r[i];
+        return Intervals.pairedBootstrap(d, RESAMPLES, LEVEL, 11);
+    }
+
     private void mapsMarkdown(StringBuilder s) {
         if (maps.isEmpty()) return;
         Map<?, ?> first = maps.values().iterator().next().getFirst();
         s.append("\n## RQ5: the attention maps\n\n");
-        s.append(String.format(Locale.ROOT, "%s test faces per run (a sample fixed by the split seed), the best checkpoint of each seed. Face: "
-                + "the ellipse centred on UTKFace's aligned crop with semi-axes %.0f%% (across) and %.0f%% (down) of its side (eyes, nose, mouth, "
-                + "cheeks, chin; outside: hair, ears, neck, background), %.1f%% of the network's input. Deletion/insertion: the input cut into "
-                + "16 x 16 patches, the most salient first (random: a seeded order), set to the mean colour; area under accuracy vs fraction, "
-                + "0 to 1 (deletion: lower than random is faithful; insertion: higher). Mean ± sd over seeds.%n%n",
+        s.append(String.format(Locale.ROOT, "%s test faces per run (a sample fixed by the split seed, the same in every run), the best checkpoint "
+                + "of each seed. Face: the ellipse centred on UTKFace's aligned crop with semi-axes %.0f%% (across) and %.0f%% (down) of its side "
+                + "(eyes, nose, mouth, cheeks, chin; outside: hair, ears, neck, background), %.1f%% of the network's input. Deletion/insertion: "
+                + "the input cut into 16 x 16 patches, the most salient first (random: a seeded order), set to the mean colour; each face's "
+                + "area under its accuracy vs fraction (0 to 1). Gain: random's deletion area minus the map's, the map's insertion area minus "
+                + "random's, per face averaged over seeds, with a paired bootstrap over the faces; both above 0 on the map's task(s) "
+                + "(region: gender and age; each Grad-CAM map: its own) is faithful.%n%n",
                 first.get("images"), 100 * MapFaithfulness.FACE_ELLIPSE[0], 100 * MapFaithfulness.FACE_ELLIPSE[1], 100 * num(first.get("face_share_uniform"))));
-        s.append("| network | map | mass inside the face | deletion area, gender (random) | deletion area, age (random) | insertion area, gender (random) "
-                + "| insertion area, age (random) | faithful on its task, seeds |\n|---|---|---:|---:|---:|---:|---:|---|\n");
+        s.append("| network | map | mass inside the face (mean ± sd over seeds) | task | deletion area (random) | insertion area (random) | deletion gain [95%] "
+                + "| insertion gain [95%] | verdict |\n|---|---|---:|---|---:|---:|---:|---:|---|\n");
         List<String> lines = new ArrayList<>();
+        double chance = num(first.get("face_share_uniform"));
         for (Map.Entry<String, List<Map<?, ?>>> e : maps.entrySet()) {
             List<Map<?, ?>> seeds = e.getValue();
             if (!(seeds.getFirst().get("maps") instanceof Map<?, ?> names)) continue;
             for (Object nameObj : names.keySet()) {
                 String map = (String) nameObj;
                 if (map.equals(MapFaithfulness.RANDOM)) continue;
-                s.append("| ").append(e.getKey()).append(" | ").append(map).append(" | ").append(pctPm(values(seeds, map, "face_share")));
-                for (String kind : List.of("deletion", "insertion"))
-                    for (String task : List.of("gender", "age"))
-                        s.append(String.format(Locale.ROOT, " | %.3f (%.3f)", Intervals.mean(values(seeds, map, kind + "_area_" + task)),
-                                Intervals.mean(values(seeds, MapFaithfulness.RANDOM, kind + "_area_" + task))));
-                // faithful in a seed: on each of its tasks, deletion below random's and insertion above
-                int faithful = 0;
-                for (int k = 0; k < seeds.size(); k++) {
-                    boolean ok = true;
-                    for (String task : tasksOf(map)) {
-                        ok &= values(seeds, map, "deletion_area_" + task)[k] < values(seeds, MapFaithfulness.RANDOM, "deletion_area_" + task)[k];
-                        ok &= values(seeds, map, "insertion_area_" + task)[k] > values(seeds, MapFaithfulness.RANDOM, "insertion_area_" + task)[k];
+                int sup = 0, against = 0, rows = 0;
+                StringBuilder mapRows = new StringBuilder();
+                for (String task : tasksOf(map)) {
+                    Intervals.Interval del = gain(seeds, map, "deletion", task), ins = gain(seeds, map, "insertion", task);
+                    for (Intervals.Interval i : List.of(del, ins)) {
+                        rows++;
+                        if (i.sign() > 0) sup++;
+                        if (i.sign() < 0) against++;
                     }
-                    if (ok) faithful++;
+                    if (!mapRows.isEmpty()) mapRows.append(" |\n");
+                    mapRows.append("| ").append(e.getKey()).append(" | ").append(map).append(" | ").append(pctPm(values(seeds, map, "face_share"))).append(" | ")
+                            .append(task);
+                    for (String kind : List.of("deletion", "insertion"))
+                        mapRows.append(String.format(Locale.ROOT, " | %.3f (%.3f)", Intervals.mean(values(seeds, map, kind + "_area_" + task)),
+                                Intervals.mean(values(seeds, MapFaithfulness.RANDOM, kind + "_area_" + task))));
+                    for (Intervals.Interval i : List.of(del, ins))
+                        mapRows.append(String.format(Locale.ROOT, " | %+.3f [%.3f, %.3f]", i.mean(), i.lo(), i.hi()));
+                    mapRows.append(" |");
                 }
-                s.append(" | ").append(faithful).append(" of ").append(seeds.size()).append(" |\n");
-                double share = Intervals.mean(values(seeds, map, "face_share")), chance = num(first.get("face_share_uniform"));
-                lines.add(String.format(Locale.ROOT, "%s %s: %s (%.0f%% of its mass on the face, uniform %.0f%%)", e.getKey(), map,
-                        faithful == seeds.size() ? "faithful" : faithful == 0 ? "not faithful" : "faithful in " + faithful + " of " + seeds.size() + " seeds",
-                        100 * share, 100 * chance));
+                String verdict = sup == rows ? "faithful" : against > 0 ? "not faithful" : "inconclusive at this budget";
+                s.append(mapRows).append(" ").append(verdict).append(" |\n");   // on the map's last row
+                lines.add(String.format(Locale.ROOT, "%s %s %s, %.0f%% of its mass on the face (uniform %.0f%%)", e.getKey(), map, verdict,
+                        100 * Intervals.mean(values(seeds, map, "face_share")), 100 * chance));
             }
         }
-        s.append("\n- RQ5: ").append(String.join("; ", lines)).append(".\n\nFigures (").append(figureSeed)
+        s.append("\n- RQ5: ").append(String.join("; ", lines)).append(".\n");
+        for (Map.Entry<String, List<Map<?, ?>>> e : maps.entrySet())
+            if (num(e.getValue().getFirst().get("map_cells")) <= 2)
+                s.append("\n(").append(e.getKey()).append("'s Grad-CAM map has ").append((int) num(e.getValue().getFirst().get("map_cells")))
+                        .append(" x ").append((int) num(e.getValue().getFirst().get("map_cells")))
+                        .append(" cells: spread bilinearly over the face it is a ramp, whose share inside a centred ellipse is the uniform share "
+                                + "by symmetry; only its curves say something. ResNet-18 maps have S/32 cells a side: 4 x 4 at 128x128.)\n");
+        s.append("\nFigures (").append(figureSeed)
                 .append("): the mean map per true gender and age bucket in RUN/rq5_MAP.png, the curves in RUN/rq5_curves.png, RUN = ")
                 .append(String.join(", ", maps.keySet().stream().map(n -> figureSeed + "/" + n).toList())).append(".\n");
     }

@@ -146,6 +146,9 @@ class MapFaithfulnessTest {
         assertEquals(0.5, rnd.deletion()[0][10], 1e-9, "all removed");
         assertTrue(MapFaithfulness.Curves.area(map.deletion()[0]) < MapFaithfulness.Curves.area(rnd.deletion()[0]) - 0.2);
         assertEquals(1.0, map.insertion()[0][5], 1e-9, "the left half inserted first: all right");
+        double[] areas = res.imageAreas().get(MapFaithfulness.GRADCAM_GENDER)[0][0];
+        assertEquals(MapFaithfulness.Curves.area(map.deletion()[0]), java.util.Arrays.stream(areas).average().orElseThrow(), 1e-12,
+                "the faces' own areas average to the mean curve's (the area is linear)");
         assertEquals(res.curves().get(MapFaithfulness.GRADCAM_AGE).deletion()[0][10], map.insertion()[0][0], "f = 1 deletion is f = 0 insertion");
         // the map is the left half: its mass inside the centred ellipse is about half the ellipse's, over the mass of half the image
         assertTrue(res.faceShare().get(MapFaithfulness.GRADCAM_GENDER) > 0.4 && res.faceShare().get(MapFaithfulness.GRADCAM_GENDER) < 0.65,
