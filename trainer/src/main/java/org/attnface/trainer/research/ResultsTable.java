@@ -264,6 +264,10 @@ public final class ResultsTable {
             s.append(" | ").append(v.trained() ? points(gg) + " / " + points(ga) : "-");
             s.append(" | ").append(minutes(Intervals.mean(rs.stream().mapToDouble(RunRecord::wallSeconds).toArray()))).append(" |\n");
         }
+        double total = 0;
+        for (Variant v : variants)
+            if (v.trained()) for (RunRecord r : runs.getOrDefault(v.name(), List.of())) total += r.wallSeconds();
+        s.append(String.format(Locale.ROOT, "%nAll runs together: %.2f h of training and validation.%n", total / 3600));
         s.append("\n(-: not trained for that task. Val gain: best validation accuracy at the end minus at 75% of the epochs; "
                 + "near 0 where the curves have flattened, - under 4 epochs. Wall time: training and validation, from metrics.jsonl; "
                 + "the ensemble's is its two members'.)\n\n");

@@ -91,6 +91,12 @@ class ExperimentsTest {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 120, 48, 32);
         Path out = tmp.resolve("rq");
+        Cli.Outcome badName = Cli.run(args(faces, out, "--epochs", 2, "--only", "bse"));
+        assertEquals(Main.EXIT_BAD_INPUT, badName.exitCode());
+        assertTrue(badName.err().contains("--only: no variant 'bse'; the variants are [base, "), badName.err());
+        Cli.Outcome twice = Cli.run(args(faces, out, "--epochs", 2, "--seeds", "1,1"));
+        assertEquals(Main.EXIT_BAD_INPUT, twice.exitCode());
+        assertTrue(twice.err().contains("--seeds: distinct seeds"), twice.err());
         // a NaN in step 2 (the second epoch: 84 training faces, batch 32) stops the run after epoch 1's checkpoint
         Cli.Outcome stopped = Cli.run(args(faces, out, "--epochs", 2, "--only", "base", "--fault-inject-step", 2));
         assertEquals(Main.EXIT_NUMERICAL_FAULT, stopped.exitCode(), stopped.all());

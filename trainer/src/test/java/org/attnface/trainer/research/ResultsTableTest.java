@@ -89,6 +89,7 @@ class ResultsTableTest {
         assertTrue(md.contains("- RQ2: **not supported**"), md);
         assertTrue(md.contains("| 5 | 3 |"), "epochs and seeds: " + md);
         assertTrue(md.contains("1.0 min"), "wall time per seed: " + md);
+        assertTrue(md.contains("All runs together: 0.30 h"), "6 variants x 3 seeds x 60 s: " + md);
     }
 
     @Test
