@@ -61,7 +61,7 @@ public final class CudaBackend implements Backend {
     /** True while {@link #capture} records: host copies and waits would be baked into the graph or are illegal. */
     private volatile boolean capturing;
 
-    private CudaBackend(Driver.Context ctx, Map<String, byte[]> fatbins) {
+    private CudaBackend(Driver.Context ctx, CudaLibraries libs, Map<String, byte[]> fatbins) {
         this.ctx = ctx;
         ctx.bind();  // before anything that creates driver objects (streams, events)
         staging = new Staging();
@@ -71,8 +71,8 @@ public final class CudaBackend implements Backend {
         kernels = new Kernels(fatbins);
         memory = new DeviceMemory(this::synchronize);
         long stream = Driver.address(compute);
-        cublas = new Cublas(stream);
-        cudnn = new Cudnn(stream);
+        cublas = libs.cublas.createHandle(stream);
+        cudnn = libs.cudnn.createHandle(stream);
         byte[] nameBytes = new byte[256];
         JCudaDriver.cuDeviceGetName(nameBytes, nameBytes.length, ctx.device);
         int len = 0;
@@ -127,7 +127,7 @@ public final class CudaBackend implements Backend {
         } catch (jcuda.CudaException e) {
             throw noGpu(e.getMessage(), e);
         }
-        return new CudaBackend(ctx, Kernels.readFatbins());
+        return Startup.open(ctx, (c, libs, images) -> new CudaBackend(c, libs, images));
     }
 
     /** JCuda's load failure runs to pages of nested stack traces; the cause is one line of it. */
