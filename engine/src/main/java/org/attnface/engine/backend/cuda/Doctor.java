@@ -34,7 +34,10 @@ public final class Doctor {
         int driverCuda = 0;
         List<Integer> ccs = new ArrayList<>();
         List<CUdevice> devices = new ArrayList<>();
-        try {
+        String noDriver = NativeLibs.loaderError("libcuda.so.1");
+        if (noDriver != null) {
+            out.add("GPU driver: none: libcuda.so.1 (the NVIDIA driver's library) cannot be loaded: " + noDriver);
+        } else try {
             JCudaDriver.setExceptionsEnabled(false);
             int status = JCudaDriver.cuInit(0);
             if (status != 0) {

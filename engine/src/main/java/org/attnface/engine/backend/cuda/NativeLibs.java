@@ -21,7 +21,8 @@ import java.util.Set;
 /**
  * Finds and opens cuBLAS and cuDNN for the foreign-function bindings. Search order:
  * ATTNFACE_CUDA_LIBS, LD_LIBRARY_PATH, the standard CUDA folders, then the NVIDIA Python
- * wheels' site-packages/nvidia/NAME/lib folders (system, /usr/local, /opt/NAME/.venv, ~/.local).
+ * wheels' site-packages/nvidia/NAME/lib folders (system, /usr/local, /opt/NAME/.venv, ~/.local,
+ * ~/.cache/attnface/venv-cuda, $VIRTUAL_ENV).
  * A library that is not found fails with the whole list of folders searched. Which major
  * version of each library to open is {@link CudaLibraries}' choice.
  */
@@ -41,6 +42,7 @@ final class NativeLibs {
         pythonLibRoots.addAll(children(Path.of("/opt"), "lib"));
         String home = System.getProperty("user.home");
         if (home != null) pythonLibRoots.add(Path.of(home, ".local/lib"));
+        if (home != null) pythonLibRoots.add(Path.of(home, ".cache/attnface/venv-cuda/lib"));  // .ci/cuda-libs.sh builds it
         String venv = System.getenv("VIRTUAL_ENV");
         if (venv != null) pythonLibRoots.add(Path.of(venv, "lib"));
         for (Path root : pythonLibRoots) {
@@ -83,7 +85,7 @@ final class NativeLibs {
         StringBuilder sb = new StringBuilder("could not find " + what + " (" + String.join(" or ", names) + ").\n"
                 + "Search order: ATTNFACE_CUDA_LIBS, LD_LIBRARY_PATH, /usr/local/cuda/lib64 and other system folders, "
                 + "then site-packages/nvidia/*/lib of python3 installations under /usr/lib, /usr/local/lib, /opt/*/.venv/lib, "
-                + "/opt/*/lib, ~/.local/lib and $VIRTUAL_ENV/lib.\nFolders searched (" + dirs.size() + "):");
+                + "/opt/*/lib, ~/.local/lib, ~/.cache/attnface/venv-cuda/lib and $VIRTUAL_ENV/lib.\nFolders searched (" + dirs.size() + "):");
         for (Path d : dirs) sb.append("\n  ").append(d);
         sb.append("\nSet ATTNFACE_CUDA_LIBS to the folder that holds it.");
         throw new CudaException(sb.toString());
@@ -133,6 +135,16 @@ final class NativeLibs {
 
     /** A library opened for FFM; {@code problems}: companions that failed to load, each with the loader's reason. */
     record Loaded(Path file, SymbolLookup lookup, List<String> problems) {}
+
+    /** Why the loader cannot open {@code name} (a soname, searched as the loader does), or null when it can. */
+    static String loaderError(String name) {
+        try {
+            SymbolLookup.libraryLookup(name, Arena.global());
+            return null;
+        } catch (IllegalArgumentException e) {
+            return loaderError(Path.of(name), e);
+        }
+    }
 
     /** The dynamic loader's own reason (dlerror: the missing dependency or symbol), which Java's exception omits. */
     static String loaderError(Path file, RuntimeException e) {
