@@ -69,7 +69,7 @@ public final class CudaBackend implements Backend {
         compute = Driver.stream();
         copyStream = Driver.stream();
         kernels = new Kernels(fatbins);
-        memory = new DeviceMemory(this::synchronize);
+        memory = new DeviceMemory(this::synchronize, ctx::bind);
         long stream = Driver.address(compute);
         cublas = libs.cublas.createHandle(stream);
         cudnn = libs.cudnn.createHandle(stream);
