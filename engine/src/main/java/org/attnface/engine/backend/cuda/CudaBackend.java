@@ -51,6 +51,7 @@ public final class CudaBackend implements Backend {
     private final Cublas cublas;
     private final Cudnn cudnn;
     private final DeviceMemory memory;
+    private final Reductions reductions;
     private final Staging staging;
     private final Staging.Slot downloadSlot;
     private final String name;
@@ -84,6 +85,7 @@ public final class CudaBackend implements Backend {
         long[] total = new long[1];
         JCudaDriver.cuDeviceTotalMem(total, ctx.device);
         totalBytes = total[0];
+        reductions = new Reductions(kernels, memory, ctx, compute, smCount);
     }
 
     private int attribute(int which) {
@@ -167,6 +169,9 @@ public final class CudaBackend implements Backend {
 
     public long bytesInUse() { return memory.bytesInUse(); }
 
+    /** Scales x in place so that its L2 norm is at most maxNorm, the norm never leaving the device (no host sync). */
+    public void clipToNorm(Tensor x, float maxNorm) { reductions.clipToNorm(ptr(x), x.numel(), maxNorm); }
+
     // ---- plumbing ---------------------------------------------------------------------------
 
     private static long ptr(Tensor t) {
@@ -225,7 +230,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("upload: " + n + " floats from offset " + srcOffset + " of a " + src.length + "-float array");
         Staging.Slot s = staging.take(4L * n);
         s.buffer.asFloatBuffer().put(src, srcOffset, n);
-        Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(ptr(dst)), s.host, 4L * n, compute), "cuMemcpyHtoDAsync(" + dst.describe() + ")");
+        Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(ptr(dst)), s.host, 4L * n, compute), () -> "cuMemcpyHtoDAsync(" + dst.describe() + ")");
         Staging.recordOn(s, compute);
     }
 
@@ -234,8 +239,8 @@ public final class CudaBackend implements Backend {
         ctx.bind();
         int n = src.size();
         Staging.ensure(downloadSlot, 4L * n);
-        Driver.check(JCudaDriver.cuMemcpyDtoHAsync(downloadSlot.host, Driver.ptr(ptr(src)), 4L * n, compute), "cuMemcpyDtoHAsync(" + src.describe() + ")");
-        Driver.check(JCudaDriver.cuStreamSynchronize(compute), "cuStreamSynchronize (after the work queued before downloading " + src.describe() + ")");
+        Driver.check(JCudaDriver.cuMemcpyDtoHAsync(downloadSlot.host, Driver.ptr(ptr(src)), 4L * n, compute), () -> "cuMemcpyDtoHAsync(" + src.describe() + ")");
+        Driver.check(JCudaDriver.cuStreamSynchronize(compute), () -> "cuStreamSynchronize (after the work queued before downloading " + src.describe() + ")");
         downloadSlot.buffer.clear();
         downloadSlot.buffer.asFloatBuffer().get(dst, dstOffset, n);
     }
@@ -344,11 +349,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override public void sumAll(Tensor x, Tensor out) {
-        launchBlocks("elementwise", "sum_all", 1, 1024, ptr(x), ptr(out), x.numel());
+        reductions.sum(ptr(x), x.numel(), ptr(out));
     }
 
     @Override public void countNonFinite(Tensor x, Tensor out) {
-        launchBlocks("elementwise", "count_nonfinite", 1, 1024, ptr(x), ptr(out), x.numel());
+        reductions.countNonFinite(ptr(x), x.numel(), ptr(out));
     }
 
     @Override public void copy2d(Tensor src, int srcStride, int srcCol, Tensor dst, int dstStride, int dstCol, int rows, int cols) {

@@ -124,7 +124,7 @@ class CudaLibrariesTest {
             }
         }
         Nvrtc.Output ptx = libs.nvrtc.compile("elementwise.cu", src.get("elementwise"), header, 90, true);
-        assertTrue(new String(ptx.image(), java.nio.charset.StandardCharsets.US_ASCII).contains(".entry sum_all"), "PTX names its kernels");
+        assertTrue(new String(ptx.image(), java.nio.charset.StandardCharsets.US_ASCII).contains(".entry sum_partials"), "PTX names its kernels");
         CudaException e = assertThrows(CudaException.class, () -> libs.nvrtc.compile("broken.cu", "extern \"C\" __global__ void k() { x; }", Map.of(), 80, false));
         assertTrue(e.getMessage().contains("could not compile broken.cu") && e.getMessage().contains("identifier \"x\" is undefined"), e.getMessage());
     }
