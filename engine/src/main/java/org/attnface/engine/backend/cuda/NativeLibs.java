@@ -74,8 +74,9 @@ final class NativeLibs {
      * that cuBLAS and NVRTC come from the same wheels or toolkit as cuDNN. Fails listing every
      * folder searched.
      */
-    static Path find(String what, List<String> names, Path preferRoot) {
-        List<Path> dirs = searchPath();
+    static Path find(String what, List<String> names, Path preferRoot) { return find(what, names, preferRoot, searchPath()); }
+
+    static Path find(String what, List<String> names, Path preferRoot, List<Path> dirs) {
         List<Path> ordered = new ArrayList<>();
         if (preferRoot != null) for (Path d : dirs) if (d.startsWith(preferRoot)) ordered.add(d);
         for (Path d : dirs) if (!ordered.contains(d)) ordered.add(d);
