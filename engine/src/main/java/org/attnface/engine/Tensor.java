@@ -260,6 +260,13 @@ public final class Tensor {
 
     public Tensor grad() { return grad; }
 
+    /**
+     * A leaf's gradient buffer when it exists (a parameter's slice of the optimiser's flat
+     * buffer), for ops that add their gradient into it directly (GEMM or cuDNN with beta = 1);
+     * null otherwise, and the op calls {@link #accumulateGrad}.
+     */
+    public Tensor leafGrad() { return gradFn == null ? grad : null; }
+
     public GradFn gradFn() { return gradFn; }
 
     public boolean isLeaf() { return gradFn == null; }

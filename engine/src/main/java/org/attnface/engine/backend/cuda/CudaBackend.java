@@ -422,6 +422,14 @@ public final class CudaBackend implements Backend {
         conv(Cudnn.Dir.BACKWARD_FILTER, g, x, dy, dw);
     }
 
+    @Override public boolean conv2dBackwardFilterAccumulate(ConvShape g, Tensor x, Tensor dy, Tensor dw) {
+        ctx.bind();
+        Cudnn.Plan p = cudnn.plan(g, tf32);
+        long bytes = cudnn.choose(p, Cudnn.Dir.BACKWARD_FILTER, g);
+        cudnn.run(p, Cudnn.Dir.BACKWARD_FILTER, g, ptr(x), ptr(dy), ptr(dw), bytes == 0 ? 0 : workspace(bytes), bytes, 1f);
+        return true;
+    }
+
     @Override public void conv2dBackwardBias(ConvShape g, Tensor dy, Tensor db) {
         int[] geo = {g.n(), g.k(), g.p() * g.q()};
         long m = (long) g.n() * g.p() * g.q();

@@ -273,8 +273,13 @@ final class Cudnn {
 
     /** Runs one direction: FORWARD y = conv(x, w); BACKWARD_DATA dx = conv^T(dy, w); BACKWARD_FILTER dw = corr(x, dy). */
     void run(Plan p, Dir dir, ConvShape g, long in1, long in2, long out, long workspace, long workspaceBytes) {
+        run(p, dir, g, in1, in2, out, workspace, workspaceBytes, 0f);
+    }
+
+    /** As above with out = result + beta * out (beta 1: accumulate into a gradient buffer). */
+    void run(Plan p, Dir dir, ConvShape g, long in1, long in2, long out, long workspace, long workspaceBytes, float betaValue) {
         alphaBeta.set(JAVA_FLOAT, 0, 1f);
-        alphaBeta.set(JAVA_FLOAT, 4, 0f);
+        alphaBeta.set(JAVA_FLOAT, 4, betaValue);
         long alpha = alphaBeta.address(), beta = alpha + 4;
         int status;
         String call;

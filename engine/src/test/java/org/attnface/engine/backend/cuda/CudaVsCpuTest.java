@@ -259,6 +259,20 @@ class CudaVsCpuTest {
         assertArrayEquals(got, g.toArray(), 0f, "below the maximum: untouched");
     }
 
+    /** cuDNN's backward filter with beta = 1 adds into the gradient already there (the flat buffer's slice). */
+    @Test
+    void convolutionFilterGradientAccumulates() {
+        ConvShape g = new ConvShape(4, 8, 12, 12, 16, 3, 3, 1, 1);
+        Pair x = Pair.random(81, 4, 8, 12, 12), dy = Pair.random(82, 4, 16, 12, 12), dw = Pair.empty(16, 8, 3, 3);
+        float[] before = random(83, 16 * 8 * 9);
+        cpu.conv2dBackwardFilter(g, x.c, dy.c, dw.c);
+        float[] want = dw.c.toArray();
+        for (int i = 0; i < want.length; i++) want[i] += before[i];
+        Tensor acc = Tensor.of(Device.CUDA, before, 16, 8, 3, 3);
+        assertTrue(gpu.conv2dBackwardFilterAccumulate(g, x.g, dy.g, acc));
+        close("conv2dBackwardFilterAccumulate", new Pair(Tensor.of(Device.CPU, want, 16, 8, 3, 3), acc), FP32);
+    }
+
     @Test
     void copy2dBlocks() {
         Pair src = Pair.random(70, 6, 9), dst = Pair.random(71, 6, 13);
