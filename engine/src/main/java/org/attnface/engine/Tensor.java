@@ -261,11 +261,18 @@ public final class Tensor {
     public Tensor grad() { return grad; }
 
     /**
-     * A leaf's gradient buffer when it exists (a parameter's slice of the optimiser's flat
-     * buffer), for ops that add their gradient into it directly (GEMM or cuDNN with beta = 1);
-     * null otherwise, and the op calls {@link #accumulateGrad}.
+     * A leaf's gradient buffer (a parameter's slice of the optimiser's flat buffer; created
+     * zeroed on first use otherwise), for ops that add their gradient into it directly (GEMM or
+     * cuDNN with beta = 1); null for an op's output, which takes {@link #accumulateGrad}.
      */
-    public Tensor leafGrad() { return gradFn == null ? grad : null; }
+    public Tensor leafGrad() {
+        if (gradFn != null) return null;
+        if (grad == null) {
+            grad = emptyPersistent(device(), shape);
+            grad.backend().fill(grad, 0f);
+        }
+        return grad;
+    }
 
     public GradFn gradFn() { return gradFn; }
 

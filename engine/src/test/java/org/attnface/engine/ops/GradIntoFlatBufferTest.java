@@ -2,6 +2,7 @@ package org.attnface.engine.ops;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.util.List;
 import java.util.Random;
@@ -23,20 +24,24 @@ class GradIntoFlatBufferTest {
         return v;
     }
 
-    /** The gradient of sum(op(x, w)) with respect to w after two backward passes, w packed (flat buffer) or not. */
-    static float[] twoPasses(BiFunction<Tensor, Tensor, Tensor> op, float[] xv, int[] xs, float[] wv, int[] ws, boolean packed) {
+    /**
+     * The gradient of sum(op(x, w)) with respect to w after two backward passes: w packed into a
+     * flat buffer and given to the op directly (the op writes into its slice), or seen by the op
+     * through scale(w, 1), an exact identity that makes the op take the temporary-plus-add path.
+     */
+    static float[] twoPasses(BiFunction<Tensor, Tensor, Tensor> op, float[] xv, int[] xs, float[] wv, int[] ws, boolean direct) {
         Tensor x = Tensor.of(xv, xs), w = Tensor.of(wv, ws).requiresGrad(true);
-        if (packed) Tensor.pack(List.of(w));
-        for (int pass = 0; pass < 2; pass++) Ops.sum(op.apply(x, w)).backward();
+        Tensor.pack(List.of(w));
+        for (int pass = 0; pass < 2; pass++) Ops.sum(op.apply(x, direct ? w : Ops.scale(w, 1f))).backward();
         return w.grad().toArray();
     }
 
     static void check(String what, BiFunction<Tensor, Tensor, Tensor> op, int[] xs, int[] ws) {
         Random r = new Random(what.hashCode());
         float[] xv = random(r, java.util.Arrays.stream(xs).reduce(1, (a, b) -> a * b)), wv = random(r, java.util.Arrays.stream(ws).reduce(1, (a, b) -> a * b));
-        float[] loose = twoPasses(op, xv, xs, wv, ws, false), packed = twoPasses(op, xv, xs, wv, ws, true);
-        // Same products, added in the same order (a + b vs beta * a + b): bit-identical on the CPU.
-        assertArrayEquals(loose, packed, 0f, what);
+        float[] viaTemporary = twoPasses(op, xv, xs, wv, ws, false), direct = twoPasses(op, xv, xs, wv, ws, true);
+        // The same products added in the same order (0 + a, then a + b, either way): bit-identical on the CPU.
+        assertArrayEquals(viaTemporary, direct, 0f, what);
     }
 
     @Test
@@ -47,11 +52,10 @@ class GradIntoFlatBufferTest {
     }
 
     @Test
-    void onlyALeafExposesItsGradientBuffer() {
+    void onlyALeafExposesItsGradientBufferCreatedZeroed() {
         Tensor w = Tensor.of(new float[] {1, 2}, 2).requiresGrad(true);
-        assertNull(w.leafGrad(), "no buffer before the first backward or pack");
-        Tensor.pack(List.of(w));
         assertArrayEquals(new float[] {0, 0}, w.leafGrad().toArray());
+        assertSame(w.grad(), w.leafGrad(), "created once");
         assertNull(Ops.scale(w, 2f).leafGrad(), "an op's output is not a leaf");
     }
 }
