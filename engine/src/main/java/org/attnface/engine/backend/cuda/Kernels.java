@@ -142,9 +142,8 @@ final class Kernels {
             String res = RESOURCE_DIR + family + ".fatbin";
             try (InputStream in = Kernels.class.getClassLoader().getResourceAsStream(res)) {
                 if (in == null)
-                    throw new CudaException("CUDA kernels were not compiled: nvcc was not on the PATH at build time "
-                            + "(classpath resource " + res + " is missing). Rebuild with nvcc on the PATH: "
-                            + "./mvnw -pl kernels,engine install -DskipTests");
+                    throw new CudaException("CUDA kernels cannot run: classpath resource " + res + " is missing although "
+                            + "fatbin.properties lists the fatbins; rebuild the kernels jar: ./mvnw -pl kernels package");
                 out.put(family, in.readAllBytes());
             } catch (IOException e) {
                 throw new CudaException("could not read kernel resource " + res, e);
