@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The CUDA libraries without a GPU: reuses (or builds, from the local pip index) a venv holding
 # NVIDIA's wheels of cuDNN, cuBLAS, NVRTC and NCCL, then runs the engine's cuda-libs test profile
-# (CudaLibrariesTest: library search in the venv layout, every FFM symbol, the version calls,
+# (CudaLibrariesTest, FfmSignaturesTest: library search in the venv layout, every FFM symbol and its
+# signature against the wheels' C headers, the version calls,
 # NVRTC compiling every kernel for sm_80 and sm_90 without warnings, the no-GPU handle errors).
 #   bash .ci/cuda-libs.sh           venv + tests (about a minute once the venv exists)
 #   bash .ci/cuda-libs.sh --venv    only make sure the venv exists; exit 1 with the reason if it cannot
@@ -38,4 +39,4 @@ ensure_venv
 export JAVA_HOME=${ATTNFACE_JAVA_HOME:-${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}}
 export PATH="$JAVA_HOME/bin:$PATH"
 ./mvnw -B -ntp verify -pl kernels,engine -Pcuda-libs -Dattnface.cuda.venv="$venv" \
-    -Dtest=CudaLibrariesTest -Dsurefire.failIfNoSpecifiedTests=false
+    -Dtest='CudaLibrariesTest,FfmSignaturesTest' -Dsurefire.failIfNoSpecifiedTests=false

@@ -21,6 +21,8 @@ final class Cublas {
     static final int DEFAULT_MATH = 0, TF32_TENSOR_OP_MATH = 3;
 
     final String library;
+    /** The bindings (for the signature test). */
+    final Ffm ffm;
     private final MethodHandle create, setStream, setMathMode, sgemm, sgemmStridedBatched, statusName, getVersion;
     private long handle;  // 0 until createHandle (cublasGetVersion_v2 accepts 0)
     /** Host memory for alpha and beta (pointer mode host): cuBLAS reads them before the call returns. */
@@ -31,6 +33,7 @@ final class Cublas {
     Cublas(NativeLibs.Loaded lib) {
         library = lib.file().toString();
         Ffm f = new Ffm(lib);
+        ffm = f;
         create = f.bind("cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
         setStream = f.bind("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
         setMathMode = f.bind("cublasSetMathMode", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));

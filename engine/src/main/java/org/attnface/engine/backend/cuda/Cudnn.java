@@ -27,6 +27,8 @@ final class Cudnn {
     static final int PERF_BYTES = 48, PERF_COUNT = 8;
 
     final String library;
+    /** The bindings (for the signature test). */
+    final Ffm ffm;
     private final MethodHandle create, setStream, errorString, version, createTensor, setTensor4d, createFilter, setFilter4d,
             createConv, setConv2d, setConvMath, cudartVersion, lastError, findFwd, getFwd, wsFwd, convFwd, findBwdData, getBwdData, wsBwdData,
             convBwdData, findBwdFilter, getBwdFilter, wsBwdFilter, convBwdFilter;
@@ -56,6 +58,7 @@ final class Cudnn {
     Cudnn(NativeLibs.Loaded lib) {
         library = lib.file().toString();
         Ffm f = new Ffm(lib);
+        ffm = f;
         java.util.function.BiFunction<String, FunctionDescriptor, MethodHandle> bind = f::bind;
         // The timed searches are deprecated in cuDNN 9; without them the heuristics choose.
         java.util.function.BiFunction<String, FunctionDescriptor, MethodHandle> optional = f::optional;

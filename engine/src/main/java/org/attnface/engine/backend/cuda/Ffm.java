@@ -13,6 +13,10 @@ final class Ffm {
     private static final Linker LINKER = Linker.nativeLinker();
     final Path file;
     private final SymbolLookup lookup;
+    /** Every function bound (name and signature), which a test checks against the library's C headers. */
+    final java.util.List<Bound> bound = new java.util.ArrayList<>();
+
+    record Bound(String name, FunctionDescriptor signature) {}
 
     Ffm(NativeLibs.Loaded lib) {
         this.file = lib.file();
@@ -20,12 +24,14 @@ final class Ffm {
     }
 
     MethodHandle bind(String name, FunctionDescriptor fd) {
+        bound.add(new Bound(name, fd));
         return LINKER.downcallHandle(lookup.find(name).orElseThrow(() ->
                 new CudaException(file + " has no function " + name + " (a different major version of the library?)")), fd);
     }
 
     /** A function that some versions lack, or null. */
     MethodHandle optional(String name, FunctionDescriptor fd) {
+        bound.add(new Bound(name, fd));
         return lookup.find(name).map(sym -> LINKER.downcallHandle(sym, fd)).orElse(null);
     }
 

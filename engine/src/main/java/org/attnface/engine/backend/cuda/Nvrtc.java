@@ -19,10 +19,13 @@ import java.util.Map;
  */
 final class Nvrtc {
     final String library;
+    /** The bindings (for the signature test). */
+    final Ffm ffm;
     private final MethodHandle version, numArchs, archs, create, compile, logSize, log, cubinSize, cubin, ptxSize, ptx, destroy, errorString;
 
     Nvrtc(NativeLibs.Loaded lib) {
         Ffm f = new Ffm(lib);
+        ffm = f;
         library = lib.file().toString();
         FunctionDescriptor progSize = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS);
         version = f.bind("nvrtcVersion", FunctionDescriptor.of(JAVA_INT, ADDRESS, ADDRESS));

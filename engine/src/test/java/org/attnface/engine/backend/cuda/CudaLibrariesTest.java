@@ -30,7 +30,8 @@ class CudaLibrariesTest {
     static String unavailable;
 
     @BeforeAll
-    static void open() {
+    static synchronized void open() {
+        if (libs != null || unavailable != null) return;
         try {
             libs = CudaLibraries.open(0);
         } catch (CudaException e) {
