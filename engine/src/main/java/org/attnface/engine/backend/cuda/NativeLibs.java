@@ -22,7 +22,7 @@ import java.util.Set;
  * Finds and opens cuBLAS and cuDNN for the foreign-function bindings. Search order:
  * ATTNFACE_CUDA_LIBS, LD_LIBRARY_PATH, the standard CUDA folders, then the NVIDIA Python
  * wheels' site-packages/nvidia/NAME/lib folders (system, /usr/local, /opt/NAME/.venv, ~/.local,
- * ~/.cache/attnface/venv-cuda, $VIRTUAL_ENV).
+ * $ATTNFACE_CUDA_VENV or ~/.cache/attnface/venv-cuda, $VIRTUAL_ENV).
  * A library that is not found fails with the whole list of folders searched. Which major
  * version of each library to open is {@link CudaLibraries}' choice.
  */
@@ -42,7 +42,9 @@ final class NativeLibs {
         pythonLibRoots.addAll(children(Path.of("/opt"), "lib"));
         String home = System.getProperty("user.home");
         if (home != null) pythonLibRoots.add(Path.of(home, ".local/lib"));
-        if (home != null) pythonLibRoots.add(Path.of(home, ".cache/attnface/venv-cuda/lib"));  // .ci/cuda-libs.sh builds it
+        String ours = System.getenv("ATTNFACE_CUDA_VENV");  // the venv .ci/cuda-libs.sh builds
+        if (ours != null && !ours.isBlank()) pythonLibRoots.add(Path.of(ours, "lib"));
+        else if (home != null) pythonLibRoots.add(Path.of(home, ".cache/attnface/venv-cuda/lib"));
         String venv = System.getenv("VIRTUAL_ENV");
         if (venv != null) pythonLibRoots.add(Path.of(venv, "lib"));
         for (Path root : pythonLibRoots) {
@@ -86,7 +88,7 @@ final class NativeLibs {
         StringBuilder sb = new StringBuilder("could not find " + what + " (" + String.join(" or ", names) + ").\n"
                 + "Search order: ATTNFACE_CUDA_LIBS, LD_LIBRARY_PATH, /usr/local/cuda/lib64 and other system folders, "
                 + "then site-packages/nvidia/*/lib of python3 installations under /usr/lib, /usr/local/lib, /opt/*/.venv/lib, "
-                + "/opt/*/lib, ~/.local/lib, ~/.cache/attnface/venv-cuda/lib and $VIRTUAL_ENV/lib.\nFolders searched (" + dirs.size() + "):");
+                + "/opt/*/lib, ~/.local/lib, $ATTNFACE_CUDA_VENV/lib (default ~/.cache/attnface/venv-cuda/lib) and $VIRTUAL_ENV/lib.\nFolders searched (" + dirs.size() + "):");
         for (Path d : dirs) sb.append("\n  ").append(d);
         sb.append("\nSet ATTNFACE_CUDA_LIBS to the folder that holds it.");
         throw new CudaException(sb.toString());
