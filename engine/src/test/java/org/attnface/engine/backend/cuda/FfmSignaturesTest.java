@@ -34,6 +34,7 @@ class FfmSignaturesTest {
     /** All the headers' text beside a library (lib/../include), comments removed. */
     static String headers(Path library) throws IOException {
         Path include = library.getParent().getParent().resolve("include");
+        org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(include), "skipped: no C headers beside " + library + " (" + include + ")");
         StringBuilder sb = new StringBuilder();
         try (Stream<Path> s = Files.list(include)) {
             for (Path h : s.filter(p -> p.toString().endsWith(".h")).sorted().toList()) sb.append(Files.readString(h)).append('\n');
