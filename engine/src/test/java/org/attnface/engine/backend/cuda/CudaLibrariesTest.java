@@ -74,6 +74,18 @@ class CudaLibrariesTest {
         assertEquals(List.of(), libs.cudnnProblems, "every cuDNN sub-library loads");
     }
 
+    /** The real cuDNN (built for CUDA 13) is refused for an R570 driver (CUDA 12.8), naming both; an R580 one takes it. */
+    @Test
+    void aDriverOlderThanCudnnsCudaIsRefusedNamingBoth() {
+        assumeLibraries();
+        int built = libs.cudnn.cudartVersion();
+        int older = 1000 * (Compatibility.major(built) - 1) + 80;
+        CudaException e = assertThrows(CudaException.class, () -> CudaLibraries.open(older));
+        assertTrue(e.getMessage().startsWith("cuDNN at " + libs.cudnn.library + " was built for CUDA " + Compatibility.format(built))
+                && e.getMessage().contains("the driver supports CUDA " + Compatibility.format(older) + ": the driver is too old"), e.getMessage());
+        assertEquals(libs.major, CudaLibraries.open(1000 * Compatibility.major(built)).major);
+    }
+
     @Test
     void installationRootOfAWheelIsItsNvidiaFolder() {
         Path site = Path.of("/v/lib/python3.11/site-packages");
