@@ -241,7 +241,8 @@ final class Cudnn {
      * The first (fastest) usable result of a search: status success; in deterministic mode only
      * one cuDNN marks CUDNN_DETERMINISTIC (backward-filter and backward-data algo 0 use atomics,
      * algo 1 does not); without TF32 only FMA math (CUDNN_DEFAULT_MATH lets Ampere and later use
-     * TF32 tensor cores for float, so full FP32 means CUDNN_FMA_MATH). -1 when there is none.
+     * TF32 tensor cores for float, so full FP32 means CUDNN_FMA_MATH; PyTorch asserts the same of
+     * the algorithm it takes, ASSERT_CORRECT_PRECISION in Conv_v7.cpp). -1 when there is none.
      */
     static int pick(int count, MemorySegment perf, boolean tensorOps, boolean onlyDeterministic) {
         for (int i = 0; i < count && i < PERF_COUNT; i++) {
