@@ -112,6 +112,13 @@ public interface Backend {
     /** dw = correlation of x with dy (overwrites dw). */
     void conv2dBackwardFilter(ConvShape g, View x, View dy, View dw);
 
+    /**
+     * dw += correlation of x with dy, straight into a parameter's slice of the flat gradient
+     * buffer (cuDNN's beta = 1, no temporary and no add). Returns false where a backend has no
+     * such form; the caller then computes into a temporary and accumulates it.
+     */
+    default boolean conv2dBackwardFilterAccumulate(ConvShape g, View x, View dy, View dw) { return false; }
+
     /** db[k] = sum over n,p,q of dy. */
     void conv2dBackwardBias(ConvShape g, View dy, View db);
 

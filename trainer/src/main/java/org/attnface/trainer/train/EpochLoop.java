@@ -10,11 +10,13 @@ import java.util.Locale;
 import java.util.Map;
 
 import org.attnface.engine.Autograd;
+import org.attnface.engine.Backends;
 import org.attnface.engine.Device;
 import org.attnface.engine.NumericalFault;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
 import org.attnface.engine.backend.OutOfDeviceMemoryException;
+import org.attnface.engine.backend.cuda.CudaBackend;
 import org.attnface.engine.nn.Dropout;
 import org.attnface.engine.nn.Module;
 import org.attnface.engine.ops.Ops;
@@ -227,9 +229,14 @@ final class EpochLoop {
 
     /**
      * Scales gradients (the optimiser's flat buffer, so one pass for all parameters) so their
-     * global L2 norm is at most maxNorm, as torch.nn.utils.clip_grad_norm_; returns the norm before.
+     * global L2 norm is at most maxNorm, as torch.nn.utils.clip_grad_norm_; returns the norm before,
+     * or NaN on the GPU, where the norm and the factor stay on the device (no host sync per step).
      */
     static double clipGradients(Tensor flatGrads, float maxNorm) {
+        if (flatGrads.device() == Device.CUDA && Backends.raw(Device.CUDA) instanceof CudaBackend cuda) {
+            cuda.clipToNorm(flatGrads, maxNorm);
+            return Double.NaN;
+        }
         double norm;
         try (var ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
             norm = Math.sqrt(Ops.sum(Ops.mul(flatGrads, flatGrads)).item());
