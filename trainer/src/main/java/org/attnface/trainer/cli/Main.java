@@ -45,7 +45,11 @@ public final class Main implements Runnable {
                     + "'java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar attnface.jar ...' or bin/attnface");
             System.exit(EXIT_NO_DEVICE);
         }
-        System.exit(run(args));
+        int code = run(args);
+        // MPI_Finalize only after a clean end: after an error the other ranks may sit in a collective, and
+        // this rank's non-zero exit is what makes mpirun stop them.
+        if (code == 0 && org.attnface.engine.dist.World.launchedByMpirun()) org.attnface.engine.dist.World.get().close();
+        System.exit(code);
     }
 
     /** Runs a command line and returns its exit code (tests call this in-process). */
@@ -54,6 +58,7 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parse) -> {
             PrintWriter err = cmd.getErr();
+            if (org.attnface.engine.dist.World.launchedByMpirun()) err.print("[" + org.attnface.engine.dist.World.get().describe() + "] ");
             if (e instanceof TrainingFault) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
@@ -65,7 +70,7 @@ public final class Main implements Runnable {
                 return EXIT_BAD_INPUT;
             }
             if (e instanceof IOException || e instanceof IllegalArgumentException || e instanceof IllegalStateException
-                    || e instanceof OutOfDeviceMemoryException) {
+                    || e instanceof OutOfDeviceMemoryException || e instanceof org.attnface.engine.dist.DistException) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
                 return EXIT_BAD_INPUT;
