@@ -11,7 +11,10 @@ import java.util.List;
 import java.util.Map;
 
 import org.attnface.engine.Autograd;
+import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
+import org.attnface.engine.Backends;
+import org.attnface.engine.backend.cuda.CudaBackend;
 
 /**
  * Averages gradients over the ranks in buckets while backward runs: PyTorch DDP's reducer
@@ -32,7 +35,11 @@ import org.attnface.engine.Tensor;
  * (62 times in ResNet-18's backward), which is where MPI_Test is called: progress happens between
  * layers at no cost to compute, and what is left is waited for in {@link #finish}.
  *
- * <p>Buckets travel through native staging memory (a non-blocking call keeps using its buffer
+ * <p>GPU ranks (the gradients on CUDA) sum each bucket with NCCL in place on the compute stream
+ * ({@link Nccl}): stream-ordered after the backward kernels that made it, nothing for the host to
+ * wait for; not yet run on a GPU.
+ *
+ * <p>CPU ranks' buckets travel through native staging memory (a non-blocking call keeps using its buffer
  * after it returns, and Java arrays may move): one copy out and one back per step, 2 x 4 bytes
  * per parameter, about 3 ms for ResNet-18's 11 M parameters at 30 GB/s.
  */
@@ -46,6 +53,9 @@ public final class GradientReducer implements AutoCloseable {
     private final List<Bucket> buckets = new ArrayList<>();
     private final Map<Tensor, Bucket> bucketOf = new IdentityHashMap<>();
     private final Arena arena = Arena.ofShared();
+    /** GPU ranks: NCCL on the compute stream instead of MPI through host memory. */
+    private final Nccl.Comm nccl;
+    private final long stream;
     private float scale = 1f;
     private int nextToStart, nextToFinish;
 
@@ -107,6 +117,13 @@ public final class GradientReducer implements AutoCloseable {
             throw new IllegalArgumentException("GradientReducer: the parameters cover " + (flatGrads.size() - expectEnd) + " of the buffer's "
                     + flatGrads.size() + " floats");
         bytesPerStep = 4L * flatGrads.numel();
+        if (flatGrads.device() == Device.CUDA && world.distributed()) {
+            nccl = Nccl.load().communicator(world);
+            stream = ((CudaBackend) Backends.raw(Device.CUDA)).computeStream();
+        } else {
+            nccl = null;
+            stream = 0;
+        }
     }
 
     public GradientReducer(World world, List<Tensor> parameters, Tensor flatGrads) {
@@ -145,19 +162,25 @@ public final class GradientReducer implements AutoCloseable {
             while (nextToStart < buckets.size() && buckets.get(nextToStart).pending <= 0) start(buckets.get(nextToStart++));
         }
         // One turn of MPI's progress engine for the oldest bucket in flight, between two layers' backward.
-        while (nextToFinish < nextToStart && world.test(buckets.get(nextToFinish).request)) complete(buckets.get(nextToFinish++));
+        while (nextToFinish < nextToStart && done(buckets.get(nextToFinish))) complete(buckets.get(nextToFinish++));
         commNanos += System.nanoTime() - t0;
     }
 
     private void start(Bucket b) {
         Tensor part = grads.slice(b.from, b.to);
         if (scale != 1f) part.backend().scale(part, scale, part);
+        if (nccl != null) {
+            // stream-ordered: the optimiser's kernels queue after it, nothing to wait for on the host
+            nccl.sumInPlace(CudaBackend.deviceAddress(part), b.to - b.from, stream);
+            return;
+        }
         part.backend().download(part, b.host, 0);
         MemorySegment.copy(b.host, 0, b.staging, JAVA_FLOAT, 0, b.host.length);
         world.startSum(b.staging, b.host.length, b.request);
     }
 
     private void complete(Bucket b) {
+        if (nccl != null) return;
         MemorySegment.copy(b.staging, JAVA_FLOAT, 0, b.host, 0, b.host.length);
         Tensor part = grads.slice(b.from, b.to);
         part.backend().upload(b.host, 0, part);
@@ -173,7 +196,7 @@ public final class GradientReducer implements AutoCloseable {
         long t1 = System.nanoTime();
         while (nextToFinish < buckets.size()) {
             Bucket b = buckets.get(nextToFinish);
-            world.await(b.request, "the gradient all-reduce (bucket " + nextToFinish + " of " + buckets.size() + ", step " + steps + ")",
+            if (nccl == null) world.await(b.request, "the gradient all-reduce (bucket " + nextToFinish + " of " + buckets.size() + ", step " + steps + ")",
                     world.timeoutSeconds());
             complete(b);
             nextToFinish++;
@@ -198,5 +221,10 @@ public final class GradientReducer implements AutoCloseable {
         commNanos = waitNanos = 0;
     }
 
-    @Override public void close() { arena.close(); }
+    private boolean done(Bucket b) { return nccl != null || world.test(b.request); }
+
+    @Override public void close() {
+        if (nccl != null) nccl.close();
+        arena.close();
+    }
 }

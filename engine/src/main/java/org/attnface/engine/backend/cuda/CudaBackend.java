@@ -168,6 +168,12 @@ public final class CudaBackend implements Backend {
 
     public long bytesInUse() { return memory.bytesInUse(); }
 
+    /** The device address of a CUDA tensor's element 0 (NCCL's all-reduce takes it, engine.dist). */
+    public static long deviceAddress(View t) { return ptr(t); }
+
+    /** The compute stream (a CUstream as an address): NCCL queues its all-reduce there, after the backward kernels. */
+    public long computeStream() { return Driver.address(compute); }
+
     // ---- plumbing ---------------------------------------------------------------------------
 
     private static long ptr(View t) {

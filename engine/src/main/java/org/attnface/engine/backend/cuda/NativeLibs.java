@@ -12,16 +12,17 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Finds and opens cuBLAS and cuDNN for the foreign-function bindings. Search order:
+ * Finds and opens cuBLAS, cuDNN and NCCL (engine.dist) for the foreign-function bindings. Search order:
  * ATTNFACE_CUDA_LIBS, LD_LIBRARY_PATH, the standard CUDA folders, then the NVIDIA Python
- * wheels' site-packages/nvidia/NAME/lib folders (system, /usr/local, /opt/NAME/.venv, ~/.local).
+ * wheels' site-packages/nvidia/NAME/lib folders (system, /usr/local, /opt/NAME/.venv, ~/.local,
+ * ~/.cache/attnface/venv-cuda).
  * A library that is not found fails with the whole list of folders searched.
  */
-final class NativeLibs {
+public final class NativeLibs {
     private NativeLibs() {}
 
     /** Every folder searched, in order (existing folders only, no duplicates). */
-    static List<Path> searchPath() {
+    public static List<Path> searchPath() {
         Set<Path> dirs = new LinkedHashSet<>();
         addList(dirs, System.getenv("ATTNFACE_CUDA_LIBS"));
         addList(dirs, System.getenv("LD_LIBRARY_PATH"));
@@ -33,6 +34,7 @@ final class NativeLibs {
         pythonLibRoots.addAll(children(Path.of("/opt"), "lib"));
         String home = System.getProperty("user.home");
         if (home != null) pythonLibRoots.add(Path.of(home, ".local/lib"));
+        if (home != null) pythonLibRoots.add(Path.of(home, ".cache/attnface/venv-cuda/lib"));   // where this project's scripts keep the NVIDIA wheels
         String venv = System.getenv("VIRTUAL_ENV");
         if (venv != null) pythonLibRoots.add(Path.of(venv, "lib"));
         for (Path root : pythonLibRoots) {
@@ -54,7 +56,7 @@ final class NativeLibs {
      * "libcublas.so.13"), after opening {@code companions} from the same folder so that
      * its own dependencies resolve there.
      */
-    static Loaded open(String what, List<String> names, List<String> companions) {
+    public static Loaded open(String what, List<String> names, List<String> companions) {
         List<Path> dirs = searchPath();
         for (String name : names) {
             for (Path dir : dirs) {
@@ -82,13 +84,13 @@ final class NativeLibs {
         StringBuilder sb = new StringBuilder("could not find " + what + " (" + String.join(" or ", names) + ").\n"
                 + "Search order: ATTNFACE_CUDA_LIBS, LD_LIBRARY_PATH, /usr/local/cuda/lib64 and other system folders, "
                 + "then site-packages/nvidia/*/lib of python3 installations under /usr/lib, /usr/local/lib, /opt/*/.venv/lib, "
-                + "/opt/*/lib, ~/.local/lib and $VIRTUAL_ENV/lib.\nFolders searched (" + dirs.size() + "):");
+                + "/opt/*/lib, ~/.local/lib, ~/.cache/attnface/venv-cuda/lib and $VIRTUAL_ENV/lib.\nFolders searched (" + dirs.size() + "):");
         for (Path d : dirs) sb.append("\n  ").append(d);
         sb.append("\nSet ATTNFACE_CUDA_LIBS to the folder that holds it.");
         throw new CudaException(sb.toString());
     }
 
-    record Loaded(Path file, SymbolLookup lookup) {}
+    public record Loaded(Path file, SymbolLookup lookup) {}
 
     private static void addList(Set<Path> dirs, String list) {
         if (list == null || list.isBlank()) return;
