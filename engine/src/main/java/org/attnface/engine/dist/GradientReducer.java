@@ -15,6 +15,7 @@ import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.Backends;
 import org.attnface.engine.backend.cuda.CudaBackend;
+import org.attnface.engine.profile.Profiler;
 
 /**
  * Averages gradients over the ranks in buckets while backward runs: PyTorch DDP's reducer
@@ -68,8 +69,10 @@ public final class GradientReducer implements AutoCloseable {
         int pending;
         final float[] host;
         final MemorySegment staging, request;
+        final String label;
 
-        Bucket(int from, int to, int params) {
+        Bucket(int from, int to, int params, int index) {
+            this.label = "bucket " + index + " [" + (to - from) + "]";
             this.from = from;
             this.to = to;
             this.params = params;
@@ -104,7 +107,7 @@ public final class GradientReducer implements AutoCloseable {
             members.add(p);
             count++;
             if ((long) (bucketEnd - from) * 4 >= cap || i == 0) {
-                Bucket b = new Bucket(from, bucketEnd, count);
+                Bucket b = new Bucket(from, bucketEnd, count, buckets.size());
                 for (Tensor m : members) bucketOf.put(m, b);
                 buckets.add(b);
                 members.clear();
@@ -171,12 +174,20 @@ public final class GradientReducer implements AutoCloseable {
         if (scale != 1f) part.backend().scale(part, scale, part);
         if (nccl != null) {
             // stream-ordered: the optimiser's kernels queue after it, nothing to wait for on the host
-            nccl.sumInPlace(CudaBackend.deviceAddress(part), b.to - b.from, stream);
+            try (AutoCloseable r = region("nccl.allreduce", b)) {
+                nccl.sumInPlace(CudaBackend.deviceAddress(part), b.to - b.from, stream);
+            } catch (Exception e) {
+                throw rethrow(e);
+            }
             return;
         }
         part.backend().download(part, b.host, 0);
         MemorySegment.copy(b.host, 0, b.staging, JAVA_FLOAT, 0, b.host.length);
-        world.startSum(b.staging, b.host.length, b.request);
+        try (AutoCloseable r = region("mpi.iallreduce", b)) {
+            world.startSum(b.staging, b.host.length, b.request);
+        } catch (Exception e) {
+            throw rethrow(e);
+        }
     }
 
     private void complete(Bucket b) {
@@ -196,8 +207,14 @@ public final class GradientReducer implements AutoCloseable {
         long t1 = System.nanoTime();
         while (nextToFinish < buckets.size()) {
             Bucket b = buckets.get(nextToFinish);
-            if (nccl == null) world.await(b.request, "the gradient all-reduce (bucket " + nextToFinish + " of " + buckets.size() + ", step " + steps + ")",
-                    world.timeoutSeconds());
+            if (nccl == null) {
+                try (AutoCloseable r = region("mpi.wait", b)) {
+                    world.await(b.request, "the gradient all-reduce (bucket " + nextToFinish + " of " + buckets.size() + ", step " + steps + ")",
+                            world.timeoutSeconds());
+                } catch (Exception e) {
+                    throw rethrow(e);
+                }
+            }
             complete(b);
             nextToFinish++;
         }
@@ -221,7 +238,23 @@ public final class GradientReducer implements AutoCloseable {
         commNanos = waitNanos = 0;
     }
 
-    private boolean done(Bucket b) { return nccl != null || world.test(b.request); }
+    private boolean done(Bucket b) {
+        if (nccl != null) return true;
+        try (AutoCloseable r = region("mpi.test", b)) {
+            return world.test(b.request);
+        } catch (Exception e) {
+            throw rethrow(e);
+        }
+    }
+
+    /** A row of the profiler's table and a span on its "communication" trace lane, when a profiler is installed. */
+    private AutoCloseable region(String op, Bucket b) {
+        return Profiler.communication(grads.device(), op, 4.0 * (b.to - b.from), b.label);
+    }
+
+    private static RuntimeException rethrow(Exception e) {
+        return e instanceof RuntimeException r ? r : new IllegalStateException(e);
+    }
 
     @Override public void close() {
         if (nccl != null) nccl.close();

@@ -207,6 +207,23 @@ class DistributedTrainingTest {
         assertTrue(r.seconds() < 60);
     }
 
+    @Test @Order(6) void benchOnTwoRanksReportsEachRankAndTheCommunication() throws Exception {
+        Path json = tmp.resolve("bench.json"), prof = tmp.resolve("bench-profile");
+        Run r = run(mpirun(2, List.of(), List.of(Cli.args("bench", "--model", "attn", "--mode", "train", "--batch", 8, "--image-size", 32,
+                "--warmup", 1, "--reps", 2, "--steps-per-rep", 1, "--threads", 1, "--json", json, "--profile", "--profile-dir", prof))), "bench");
+        assertEquals(0, r.exitCode(), r.output());
+        assertTrue(r.output().contains("2 ranks, 1 CPU threads each"), r.output());
+        assertTrue(r.output().contains("  rank 0: 4 images/step") && r.output().contains("  rank 1: 4 images/step"), r.output());
+        assertTrue(r.output().contains("mpi.wait"), "the profile table has the communication rows: " + r.output());
+        Map<?, ?> report = (Map<?, ?>) Json.parse(Files.readString(json));
+        assertEquals(2L, report.get("ranks"));
+        List<?> perRank = (List<?>) report.get("perRank");
+        assertEquals(2, perRank.size());
+        assertTrue(((Number) ((Map<?, ?>) perRank.get(1)).get("allreduceMsPerStep")).doubleValue() > 0);
+        String trace = Files.readString(prof.resolve("attn-train-b8-s32/trace.json"));
+        assertTrue(trace.contains("\"name\":\"communication\"") && trace.contains("\"name\":\"mpi.iallreduce\""), "a communication lane in the trace");
+    }
+
     static void copyTree(Path from, Path to) throws IOException {
         try (var s = Files.walk(from)) {
             for (Path p : (Iterable<Path>) s::iterator) {
