@@ -7,8 +7,9 @@
 #
 # Prints one table: per configuration attnface 1x2, 2x1 and their ratio (the issue's target: >= 0.9),
 # the all-reduce ms per step of each of the 2 ranks (time in MPI calls and bucket copies during
-# backward + time waiting after it), PyTorch's 1x2, DDP 2x1 and ratio; then resnet 2x1 without overlap.
-# Needs the build (./mvnw -q -o package -DskipTests), Open MPI's mpirun, and the torch venv
+# backward + time waiting after it), PyTorch's 1x2, DDP 2x1 and ratio; then resnet 2x1 without overlap,
+# and the CPU time a rank burns while it waits for a late peer, in a blocking MPI call and polled.
+# Needs the build with test classes (./mvnw -q -o verify -DskipTests), Open MPI's mpirun, and the torch venv
 # (~/.cache/attnface/venv-torch, made by the README's pip command if missing). Logs and JSON in $OUT.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,8 +23,9 @@ if [ ! -x "$venv/bin/torchrun" ]; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install -q --index-url file:///opt/pypi/simple --extra-index-url file:///opt/pypi-more/simple torch numpy
 fi
-mpi=(mpirun --oversubscribe --bind-to core -np 2)
-[ "$(id -u)" = 0 ] && mpi+=(--allow-run-as-root)
+mpi_base=(mpirun --bind-to core -np 2)
+[ "$(id -u)" = 0 ] && mpi_base+=(--allow-run-as-root)
+mpi=("${mpi_base[@]}" --oversubscribe)
 common=(--mode train --batch 64 --warmup "$warmup" --reps "$reps" --steps-per-rep "$steps")
 configs=("attn|--model attn --image-size 64"
          "resnet|--model resnet --image-size 64"
@@ -67,3 +69,11 @@ run resnet-2x1-no-overlap env ATTNFACE_ALLREDUCE_OVERLAP=0 "${mpi[@]}" -x ATTNFA
     --model resnet --image-size 64 "${common[@]}" --threads 1 --json "$out/resnet-2x1-no-overlap.json"
 printf '%-16s %9s %9.1f %6s  %-27s   (ATTNFACE_ALLREDUCE_OVERLAP=0: buckets start after backward)\n' "resnet, no overlap" "" \
     "$(median "$out/resnet-2x1-no-overlap.json")" "" "$(ranks "$out/resnet-2x1-no-overlap.json")"
+# What waiting costs: the CPU a rank burns waiting 3 s for a late peer, blocking in MPI vs polled (why no communication thread).
+java="${JAVA_HOME:+$JAVA_HOME/bin/}java"
+for np in "" "--oversubscribe"; do
+  # shellcheck disable=SC2086
+  run wait-cpu "${mpi_base[@]}" $np "$java" --enable-native-access=ALL-UNNAMED \
+      -cp "$root/engine/target/classes:$root/engine/target/test-classes" org.attnface.engine.dist.WaitCpuCheck
+  sed "s/^/${np:-(2 slots, not oversubscribed)} /" "$out/wait-cpu.log" | grep 'rank 0 waiting'
+done

@@ -77,6 +77,9 @@ public final class World implements AutoCloseable {
         return instance;
     }
 
+    /** "rank 1/4 on node-3 (local 1/2)" of this process once its world is set up, else null (for error messages). */
+    public static synchronized String describeIfStarted() { return instance == null ? null : instance.describe(); }
+
     /** ATTNFACE_DIST_TIMEOUT_S: how long a collective waits for the other ranks before the job is stopped (default 60). */
     static double timeoutFromEnvironment() {
         String v = System.getenv("ATTNFACE_DIST_TIMEOUT_S");
@@ -210,6 +213,9 @@ public final class World implements AutoCloseable {
     public void barrier(String what) { barrier(what, timeoutSeconds); }
 
     // ---- non-blocking gradient all-reduce (GradientReducer) -----------------------------------
+
+    /** The binding itself (null in a world of one), for the checks that compare blocking MPI calls with polling. */
+    Mpi mpi() { return mpi; }
 
     /** Starts an in-place float sum of {@code count} floats at {@code buf}; its request goes into {@code request}. */
     void startSum(MemorySegment buf, int count, MemorySegment request) {

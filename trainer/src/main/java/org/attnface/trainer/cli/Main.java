@@ -58,7 +58,8 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parse) -> {
             PrintWriter err = cmd.getErr();
-            if (org.attnface.engine.dist.World.launchedByMpirun()) err.print("[" + org.attnface.engine.dist.World.get().describe() + "] ");
+            String rank = org.attnface.engine.dist.World.describeIfStarted();
+            if (rank != null && org.attnface.engine.dist.World.launchedByMpirun()) err.print("[" + rank + "] ");
             if (e instanceof TrainingFault) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
