@@ -53,10 +53,13 @@ final class Preparation {
 
     static Data data(TrainConfig cfg, ModelConfig mc, Path runDir, DataParallel dp, PrintStream log) throws IOException {
         FaceFolder.Request request = new FaceFolder.Request(Path.of(cfg.data()), cfg.cacheSize(), cfg.limit(), Path.of(cfg.cacheDir()), cfg.threads());
-        // Under mpirun one rank per machine decodes the images into the cache; the others then read it.
+        // Under mpirun one rank per machine decodes the images into the cache; the others then map it, and so
+        // does that rank if it has just decoded them: one copy of the faces per machine, the page cache's.
         FaceSet set = dp.world().localRank() == 0 ? FaceFolder.load(request, log) : null;
         dp.world().barrier("the wait for the face cache", 0);
         if (set == null) set = FaceFolder.load(request, log);
+        else if (dp.distributed() && !set.pixels().isMapped())
+            set = FaceFolder.load(request, new PrintStream(java.io.OutputStream.nullOutputStream()));
         dp.checkSameRun(cfg, set);
         Path splitFile = runDir.resolve("split.json");
         Split split = null;

@@ -617,11 +617,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    @Override public ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
-        if ((long) count * height * width * 3 != hwc.length)
-            throw new IllegalArgumentException("uploadImages: " + hwc.length + " bytes is not " + count + " x " + height + "x" + width + "x3");
+    @Override public ImageStore uploadImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width) {
+        if ((long) count * height * width * 3 != hwc.byteSize())
+            throw new IllegalArgumentException("uploadImages: " + hwc.byteSize() + " bytes is not " + count + " x " + height + "x" + width + "x3");
         ctx.bind();
-        long bytes = hwc.length;
+        long bytes = hwc.byteSize();
         jcuda.driver.CUdeviceptr d = new jcuda.driver.CUdeviceptr();
         int status = JCudaDriver.cuMemAlloc(d, Math.max(1, bytes));
         if (status == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
@@ -648,7 +648,7 @@ public final class CudaBackend implements Backend {
                 int len = (int) Math.min(chunk, bytes - off);
                 Staging.ensure(s, len);
                 s.buffer.clear();
-                s.buffer.put(hwc, (int) off, len);
+                s.buffer.put(hwc.asSlice(off, len).asByteBuffer());
                 Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(address + off), s.host, len, copyStream), "cuMemcpyHtoDAsync(images)");
                 Staging.recordOn(s, copyStream);
             }
