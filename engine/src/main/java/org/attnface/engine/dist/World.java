@@ -171,19 +171,22 @@ public final class World implements AutoCloseable {
     }
 
     /** Rank 0's bytes on every rank ({@code bytes} is ignored elsewhere). */
-    public byte[] broadcast(byte[] bytes, String what) {
+    public byte[] broadcast(byte[] bytes, String what) { return broadcast(bytes, what, timeoutSeconds); }
+
+    /** {@link #broadcast(byte[], String)}, waiting up to {@code timeout} seconds (start-up, where ranks load data at their own pace). */
+    public byte[] broadcast(byte[] bytes, String what, double timeout) {
         if (size == 1) return bytes;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment len = a.allocate(JAVA_INT), req = a.allocate(ADDRESS);
             len.set(JAVA_INT, 0, rank == 0 ? bytes.length : 0);
             mpi.ibcast(len, 1, mpi.intType, 0, comm, req);
-            await(req, what, timeoutSeconds);
+            await(req, what, timeout);
             int n = len.get(JAVA_INT, 0);
             if (n == 0) return new byte[0];
             MemorySegment buf = a.allocate(n);
             if (rank == 0) MemorySegment.copy(bytes, 0, buf, JAVA_BYTE, 0, n);
             mpi.ibcast(buf, n, mpi.byteType, 0, comm, req);
-            await(req, what, timeoutSeconds);
+            await(req, what, timeout);
             return buf.toArray(JAVA_BYTE);
         }
     }

@@ -75,7 +75,10 @@ public final class DataParallel {
     public void checkSameRun(TrainConfig cfg, FaceSet set) {
         if (!world.distributed()) return;
         Map<String, String> mine = description(cfg, set);
-        byte[] rootBytes = world.broadcast(Json.write(new LinkedHashMap<String, Object>(mine)).getBytes(StandardCharsets.UTF_8), "the start-up check");
+        // Ranks reach this after loading the faces, each at its own pace (the first one on a machine may have decoded
+        // them): ten times the collective timeout, 10 minutes by default.
+        byte[] rootBytes = world.broadcast(Json.write(new LinkedHashMap<String, Object>(mine)).getBytes(StandardCharsets.UTF_8), "the start-up check",
+                10 * world.timeoutSeconds());
         @SuppressWarnings("unchecked")
         Map<String, Object> root = (Map<String, Object>) Json.parse(new String(rootBytes, StandardCharsets.UTF_8));
         List<String> differs = new ArrayList<>();
