@@ -11,9 +11,9 @@ import java.util.List;
 import java.util.Map;
 
 import org.attnface.engine.Autograd;
+import org.attnface.engine.Backends;
 import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
-import org.attnface.engine.Backends;
 import org.attnface.engine.backend.cuda.CudaBackend;
 import org.attnface.engine.profile.Profiler;
 

@@ -6,11 +6,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 
+import org.attnface.engine.Backends;
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
-import org.attnface.engine.Backends;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.nn.Conv2d;
 import org.attnface.engine.nn.Layers;
 import org.attnface.engine.nn.Linear;

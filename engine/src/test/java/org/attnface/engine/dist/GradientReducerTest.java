@@ -11,9 +11,9 @@ import java.util.Map;
 
 import org.attnface.engine.Autograd;
 import org.attnface.engine.Device;
-import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.ops.Ops;
 import org.junit.jupiter.api.Test;
 

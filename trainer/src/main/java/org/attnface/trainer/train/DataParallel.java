@@ -14,8 +14,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
 
-import org.attnface.engine.backend.Rng;
 import org.attnface.engine.Tensor;
+import org.attnface.engine.backend.Rng;
 import org.attnface.engine.dist.DistException;
 import org.attnface.engine.dist.GradientReducer;
 import org.attnface.engine.dist.World;
