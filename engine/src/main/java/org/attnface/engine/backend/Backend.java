@@ -222,8 +222,17 @@ public interface Backend {
 
     // ---- data preparation -----------------------------------------------------------------
 
-    /** Keeps uint8 HWC RGB images on this device (the whole data set when it fits). */
-    ImageStore uploadImages(byte[] hwc, int count, int height, int width);
+    /**
+     * Keeps uint8 HWC RGB images on this device (the whole data set when it fits). {@code hwc} may
+     * be a file mapped into memory: the CPU backend reads it in place, so the processes of a
+     * multi-rank job on one machine share one copy of the data set (the page cache's).
+     */
+    ImageStore uploadImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width);
+
+    /** {@link #uploadImages(java.lang.foreign.MemorySegment, int, int, int)} of a Java array. */
+    default ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
+        return uploadImages(java.lang.foreign.MemorySegment.ofArray(hwc), count, height, width);
+    }
 
     /**
      * Builds a normalised float NCHW batch out[b] from images[index[b]]: crop to out's size

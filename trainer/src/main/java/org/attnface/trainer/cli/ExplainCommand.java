@@ -55,7 +55,8 @@ public final class ExplainCommand implements Callable<Integer> {
         }
         int size = inf.config().imageSize(), cs = inf.cacheSize(), off = (cs - size) / 2;
         byte[] crop = new byte[size * size * 3];
-        for (int y = 0; y < size; y++) System.arraycopy(one.pixels(), ((y + off) * cs + off) * 3, crop, y * size * 3, size * 3);
+        for (int y = 0; y < size; y++)
+            java.lang.foreign.MemorySegment.copy(one.pixels(), java.lang.foreign.ValueLayout.JAVA_BYTE, ((long) (y + off) * cs + off) * 3, crop, y * size * 3, size * 3);
         BufferedImage face = Overlays.face(crop, size, scale);
         Explanation ex;
         try (Batches b = new Batches(one, d, size, inf.config().buckets()); TensorScope s = TensorScope.open()) {

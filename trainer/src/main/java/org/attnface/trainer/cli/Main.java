@@ -46,7 +46,11 @@ public final class Main implements Runnable {
                     + "'java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar attnface.jar ...' or bin/attnface");
             System.exit(EXIT_NO_DEVICE);
         }
-        System.exit(run(args));
+        int code = run(args);
+        // MPI_Finalize only after a clean end: after an error the other ranks may sit in a collective, and
+        // this rank's non-zero exit is what makes mpirun stop them.
+        if (code == 0 && org.attnface.engine.dist.World.launchedByMpirun()) org.attnface.engine.dist.World.get().close();
+        System.exit(code);
     }
 
     /** Runs a command line and returns its exit code (tests call this in-process). */
@@ -55,6 +59,8 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parse) -> {
             PrintWriter err = cmd.getErr();
+            String rank = org.attnface.engine.dist.World.describeIfStarted();
+            if (rank != null && org.attnface.engine.dist.World.launchedByMpirun()) err.print("[" + rank + "] ");
             if (e instanceof TrainingFault) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
@@ -66,7 +72,7 @@ public final class Main implements Runnable {
                 return EXIT_BAD_INPUT;
             }
             if (e instanceof IOException || e instanceof IllegalArgumentException || e instanceof IllegalStateException
-                    || e instanceof OutOfDeviceMemoryException) {
+                    || e instanceof OutOfDeviceMemoryException || e instanceof org.attnface.engine.dist.DistException) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
                 return EXIT_BAD_INPUT;

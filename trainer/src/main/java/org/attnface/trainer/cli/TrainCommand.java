@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
 import org.attnface.engine.Backends;
+import org.attnface.engine.dist.World;
 import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.trainer.options.CacheDirOption;
@@ -192,11 +193,12 @@ public final class TrainCommand implements Callable<Integer> {
         profile.start(d);
         Trainer.Result r;
         try {
-            r = Trainer.run(cfg, out, resume, System.out);
+            // under mpirun rank 0 speaks for the job; the others print only their errors
+            r = Trainer.run(cfg, out, resume, World.get().isRoot() ? System.out : new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         } finally {
             profile.finish(out, System.out);
         }
-        if (cfg.epochs() == 0) return 0;
+        if (cfg.epochs() == 0 || !World.get().isRoot()) return 0;
         System.out.printf(Locale.ROOT, "done: %d steps; best validation (gender + age-bucket accuracy) %.4f at epoch %d%n", r.steps(), r.bestMetric(), r.bestEpoch());
         System.out.println("next: attnface eval --data " + cfg.data() + " --checkpoint " + out.resolve("best.safetensors"));
         return 0;

@@ -376,13 +376,14 @@ public final class CpuBackend implements Backend {
 
     // ---- data preparation --------------------------------------------------------------------
 
-    @Override public ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
-        if ((long) count * height * width * 3 != hwc.length)
-            throw new IllegalArgumentException("uploadImages: " + hwc.length + " bytes is not " + count + " x " + height + "x" + width + "x3");
+    @Override public ImageStore uploadImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width) {
+        if ((long) count * height * width * 3 != hwc.byteSize())
+            throw new IllegalArgumentException("uploadImages: " + hwc.byteSize() + " bytes is not " + count + " x " + height + "x" + width + "x3");
         return new HostImages(hwc, count, height, width);
     }
 
-    record HostImages(byte[] hwc, int count, int height, int width) implements ImageStore {
+    /** The images where they are, a Java array or a mapped file: nothing is copied. */
+    record HostImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width) implements ImageStore {
         @Override public void close() {}
     }
 

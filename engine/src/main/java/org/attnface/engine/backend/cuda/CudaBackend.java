@@ -173,6 +173,12 @@ public final class CudaBackend implements Backend {
     /** Scales x in place so that its L2 norm is at most maxNorm, the norm never leaving the device (no host sync). */
     public void clipToNorm(View x, float maxNorm) { reductions.clipToNorm(ptr(x), x.numel(), maxNorm); }
 
+    /** The device address of a CUDA tensor's element 0 (NCCL's all-reduce takes it, engine.dist). */
+    public static long deviceAddress(View t) { return ptr(t); }
+
+    /** The compute stream (a CUstream as an address): NCCL queues its all-reduce there, after the backward kernels. */
+    public long computeStream() { return Driver.address(compute); }
+
     // ---- plumbing ---------------------------------------------------------------------------
 
     private static long ptr(View t) {
@@ -624,11 +630,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    @Override public ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
-        if ((long) count * height * width * 3 != hwc.length)
-            throw new IllegalArgumentException("uploadImages: " + hwc.length + " bytes is not " + count + " x " + height + "x" + width + "x3");
+    @Override public ImageStore uploadImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width) {
+        if ((long) count * height * width * 3 != hwc.byteSize())
+            throw new IllegalArgumentException("uploadImages: " + hwc.byteSize() + " bytes is not " + count + " x " + height + "x" + width + "x3");
         ctx.bind();
-        long bytes = hwc.length;
+        long bytes = hwc.byteSize();
         jcuda.driver.CUdeviceptr d = new jcuda.driver.CUdeviceptr();
         int status = JCudaDriver.cuMemAlloc(d, Math.max(1, bytes));
         if (status == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
@@ -655,7 +661,7 @@ public final class CudaBackend implements Backend {
                 int len = (int) Math.min(chunk, bytes - off);
                 Staging.ensure(s, len);
                 s.buffer.clear();
-                s.buffer.put(hwc, (int) off, len);
+                s.buffer.put(hwc.asSlice(off, len).asByteBuffer());
                 Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(address + off), s.host, len, copyStream), "cuMemcpyHtoDAsync(images)");
                 Staging.recordOn(s, copyStream);
             }

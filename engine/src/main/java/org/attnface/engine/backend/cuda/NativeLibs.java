@@ -19,18 +19,18 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Finds and opens cuBLAS and cuDNN for the foreign-function bindings. Search order:
+ * Finds and opens cuBLAS, cuDNN and NCCL (engine.dist) for the foreign-function bindings. Search order:
  * ATTNFACE_CUDA_LIBS, LD_LIBRARY_PATH, the standard CUDA folders, then the NVIDIA Python
  * wheels' site-packages/nvidia/NAME/lib folders (system, /usr/local, /opt/NAME/.venv, ~/.local,
  * $ATTNFACE_CUDA_VENV or ~/.cache/attnface/venv-cuda, $VIRTUAL_ENV).
  * A library that is not found fails with the whole list of folders searched. Which major
  * version of each library to open is {@link CudaLibraries}' choice.
  */
-final class NativeLibs {
+public final class NativeLibs {
     private NativeLibs() {}
 
     /** Every folder searched, in order (existing folders only, no duplicates). */
-    static List<Path> searchPath() {
+    public static List<Path> searchPath() {
         Set<Path> dirs = new LinkedHashSet<>();
         addList(dirs, System.getenv("ATTNFACE_CUDA_LIBS"));
         addList(dirs, System.getenv("LD_LIBRARY_PATH"));
@@ -66,7 +66,7 @@ final class NativeLibs {
      * "libcublas.so.13"), after opening {@code companions} from the same folder so that
      * its own dependencies resolve there.
      */
-    static Loaded open(String what, List<String> names, List<String> companions) {
+    public static Loaded open(String what, List<String> names, List<String> companions) {
         return load(what, find(what, names, null), companions);
     }
 
@@ -137,7 +137,7 @@ final class NativeLibs {
     }
 
     /** A library opened for FFM; {@code problems}: companions that failed to load, each with the loader's reason. */
-    record Loaded(Path file, SymbolLookup lookup, List<String> problems) {}
+    public record Loaded(Path file, SymbolLookup lookup, List<String> problems) {}
 
     /** Why the loader cannot open {@code name} (a soname, searched as the loader does), or null when it can. */
     static String loaderError(String name) {
