@@ -299,7 +299,7 @@ class CliEndToEndTest {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 120, 64, 9);
         Path run = tmp.resolve("run");
-        assertEquals(0, Cli.run(Cli.args("train", "--data", faces, "--epochs", 1, "--batch", 32, "--image-size", 32, "--out", run,
+        assertEquals(0, Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--epochs", 1, "--batch", 32, "--image-size", 32, "--out", run,
                 "--threads", 2, "--cache-dir", tmp.resolve("cache"))).exitCode());
         Path mixed = Files.createDirectories(tmp.resolve("mixed"));
         TestData.synthesize(mixed, 3, 50, 10);
