@@ -71,6 +71,11 @@ public final class Main implements Runnable {
             }
             throw e;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {   // outside the CPU backend's allocator, which says this itself
+            System.err.println("attnface: " + org.attnface.engine.backend.cpu.CpuBackend.outOfHeap(-1));
+            return EXIT_BAD_INPUT;
+        }
     }
 }
