@@ -275,9 +275,9 @@ class CliEndToEndTest {
         Cli.Outcome predict = Cli.run(Cli.args("predict", one, "--checkpoint", run.resolve("best.safetensors")));
         assertEquals(0, predict.exitCode(), predict.all());
         List<String> csv = predict.out().lines().toList();
-        assertEquals("file,gender,gender_probability,age_bucket,age_bucket_probability", csv.getFirst());
+        assertEquals("file,gender,gender_probability,age_bucket,age_bucket_probability,age_years,age_low,age_high", csv.getFirst());
         assertEquals(2, csv.size(), predict.out());
-        assertTrue(csv.get(1).matches(".*,(male|female),0\\.\\d{4},(\\d+-\\d+|\\d+\\+),[01]\\.\\d{4}"), csv.get(1));
+        assertTrue(csv.get(1).matches(".*,(male|female),0\\.\\d{4},(\\d+-\\d+|\\d+\\+),[01]\\.\\d{4},\\d+\\.\\d,\\d+\\.\\d,\\d+\\.\\d"), csv.get(1));
 
         Path explainDir = tmp.resolve("explain");
         Cli.Outcome explain = Cli.run(Cli.args("explain", one, "--checkpoint", run.resolve("best.safetensors"), "--out", explainDir));
