@@ -282,7 +282,8 @@ class CliEndToEndTest {
         Path explainDir = tmp.resolve("explain");
         Cli.Outcome explain = Cli.run(Cli.args("explain", one, "--checkpoint", run.resolve("best.safetensors"), "--out", explainDir));
         assertEquals(0, explain.exitCode(), explain.all());
-        for (String f : List.of("input.png", "attention_region.png", "activation1.png", "activation2.png", "gradcam_gender.png", "gradcam_age.png"))
+        for (String f : List.of("input.png", "attention_region.png", "activation1.png", "activation2.png", "gradcam_gender.png", "gradcam_age.png",
+                "overview.png"))
             assertTrue(Files.size(explainDir.resolve(f)) > 0, f);
 
         // a checkpoint used as another model or with another bucket scheme is refused, naming what differs
