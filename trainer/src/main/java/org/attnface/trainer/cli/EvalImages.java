@@ -62,10 +62,10 @@ record EvalImages(int[] indices, String title) {
         }
         String from = run != null && run.data() != null ? run.data() : null;
         boolean sameFolder = from != null && Path.of(from).toAbsolutePath().normalize().equals(dataDir.toAbsolutePath().normalize());
-        throw new IllegalArgumentException("the " + partName + " split of " + runDir.getFileName() + " names " + missing.size() + " of its "
-                + names.size() + " images that are not in " + dataDir + " (first: " + missing.getFirst() + "). To score every image in "
-                + dataDir + ", add --split all (" + trained + " of its " + set.count() + " images are in the run's training split, which "
-                + "flatters the model)" + (from == null ? ""
+        throw new IllegalArgumentException("the " + partName + " split of " + runDir.getFileName() + ": " + missing.size() + " of its "
+                + names.size() + " images are not in " + dataDir + " (first: " + missing.getFirst() + "). To score every image in "
+                + dataDir + ", add --split all (of the " + set.count() + " images there, " + trained + (trained == 1 ? " is" : " are")
+                + " in the run's training split, which flatters the model)" + (from == null ? ""
                         : sameFolder ? "; the run was made on this folder: images were removed or renamed since"
                         : "; to score the run's " + part + " split, use --data " + from + ", the folder the run was made on"));
     }

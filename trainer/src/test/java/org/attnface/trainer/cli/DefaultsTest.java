@@ -124,7 +124,10 @@ class DefaultsTest {
         try (var s = Files.list(part)) {
             for (Path p : s.toList()) if (train.contains(p.getFileName().toString())) trained++;
         }
-        assertTrue(partial.err().contains("add --split all (" + trained + " of its 10 images are in the run's training split"), partial.err());
+        assertTrue(partial.err().contains("add --split all (of the 10 images there, " + trained + (trained == 1 ? " is" : " are")
+                + " in the run's training split"), partial.err());
+        assertTrue(partial.err().matches("(?s).*the test split of run: \\d+ of its \\d+ images are not in " + java.util.regex.Pattern.quote(part.toString())
+                + " \\(first: .*"), partial.err());
         assertTrue(partial.err().contains("use --data " + faces + ", the folder the run was made on"), partial.err());
         Cli.Outcome asked = Cli.run(Cli.args("eval", "--data", part, "--checkpoint", run.resolve("best.safetensors"), "--split", "all",
                 "--out", tmp.resolve("e2"), "--cache-dir", cache));
