@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
  * file or option), 2 usage error or no GPU for {@code --device cuda}, 3 training stopped on
  * a NaN/Inf (resumable).
  */
-@Command(name = "attnface", mixinStandardHelpOptions = true, version = "attnface 0.1.0",
+@Command(name = "attnface", mixinStandardHelpOptions = true, versionProvider = VersionInfo.class,
         description = "Age and gender from face images with an attentional CNN, a ResNet and their ensemble; a deep-learning engine in Java.",
         subcommands = {
                 TrainCommand.class,
@@ -79,6 +79,11 @@ public final class Main implements Runnable {
             }
             throw e;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {   // outside the CPU backend's allocator, which says this itself
+            System.err.println("attnface: " + org.attnface.engine.backend.cpu.CpuBackend.outOfHeap(-1));
+            return EXIT_BAD_INPUT;
+        }
     }
 }
