@@ -337,6 +337,15 @@ final class Conv {
             DirectConv.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
             return;
         }
+        if (Winograd.applies(g)) {
+            Winograd.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
+            return;
+        }
+        forwardGemm(be, g, x, xo, w, wo, bias, bo, y, yo);
+    }
+
+    /** The forward pass as im2col + GEMM, whatever the shape. */
+    static void forwardGemm(CpuBackend be, ConvShape g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         if (g.n() < be.threads()) {
             float[] col = be.scratch(0, crs * pq);
@@ -397,6 +406,15 @@ final class Conv {
             DirectConv.backwardData(be, g, dy, go, w, wo, dx, dxo);
             return;
         }
+        if (Winograd.appliesBackwardData(g)) {
+            Winograd.backwardData(be, g, dy, go, w, wo, dx, dxo);
+            return;
+        }
+        backwardDataGemm(be, g, dy, go, w, wo, dx, dxo);
+    }
+
+    /** The backward-data pass as GEMM + col2im, whatever the shape. */
+    static void backwardDataGemm(CpuBackend be, ConvShape g, float[] dy, int go, float[] w, int wo, float[] dx, int dxo) {
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         if (g.n() < be.threads()) {
             float[] col = be.scratch(0, crs * pq);
