@@ -21,7 +21,9 @@ import jdk.incubator.vector.FloatVector;
  * GEMM result straight into the output. With fewer images than threads (batch 1 at predict or
  * explain time) the images run one by one with the GEMM itself split across the team.
  *
- * <p>Unpadded 3x3 convolutions with few channels (the Attn-CNN's) go to {@link DirectConv} instead.
+ * <p>Unpadded 3x3 convolutions with few channels (the Attn-CNN's) go to {@link DirectConv} instead,
+ * stride-1 3x3 layers with enough channels and tiles to {@link Winograd} (forward and backward
+ * data), and stride-1 layers on maps of at most 2x2 pixels to {@link SmallMapConv}.
  *
  * <p>Determinism: the backward filter pass keeps one partial sum per chunk and adds them in
  * chunk order, so results are bit-identical for a given thread count.
@@ -341,6 +343,10 @@ final class Conv {
             Winograd.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
             return;
         }
+        if (SmallMapConv.applies(g)) {
+            SmallMapConv.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
+            return;
+        }
         forwardGemm(be, g, x, xo, w, wo, bias, bo, y, yo);
     }
 
@@ -408,6 +414,10 @@ final class Conv {
         }
         if (Winograd.appliesBackwardData(g)) {
             Winograd.backwardData(be, g, dy, go, w, wo, dx, dxo);
+            return;
+        }
+        if (SmallMapConv.appliesBackwardData(g)) {
+            SmallMapConv.backwardData(be, g, dy, go, w, wo, dx, dxo);
             return;
         }
         backwardDataGemm(be, g, dy, go, w, wo, dx, dxo);
