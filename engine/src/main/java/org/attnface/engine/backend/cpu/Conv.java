@@ -41,13 +41,6 @@ final class Conv {
      */
     static final int MAP_MAX_PQ = 16;
 
-    private static final int V = Gemm.F.length();
-    /** Gather indices 0, 2, 4, ... for stride-2 rows (the stem and the downsampling convolutions). */
-    private static final int[] STRIDE_2 = new int[V];
-    static {
-        for (int i = 0; i < V; i++) STRIDE_2[i] = 2 * i;
-    }
-
     private static final ThreadLocal<int[]> MAP = ThreadLocal.withInitial(() -> new int[0]);
 
     /**
@@ -102,6 +95,8 @@ final class Conv {
             return;
         }
         boolean flat = st == 1 && q == w;
+        float[] de = st == 2 ? deinterleave(g, x, xo) : null; // as in im2colPacked
+        int half = (w + 1) / 2;
         for (int c = 0; c < g.c(); c++) {
             int xc = xo + c * h * w;
             for (int kr = 0; kr < r; kr++) {
@@ -110,6 +105,20 @@ final class Conv {
                     // Valid output columns: 0 <= oq*st - pad + ks < w.
                     int lo = Math.min(q, ceilDiv(Math.max(0, pad - ks), st));
                     int hi = Math.max(lo, Math.min(q, ceilDiv(w + pad - ks, st)));
+                    if (de != null) {
+                        int par = (ks - pad) & 1, shift = (ks - pad - par) / 2;
+                        for (int op = 0; op < p; op++) {
+                            int ih = op * 2 - pad + kr, dst = row + op * q;
+                            if (ih < 0 || ih >= h) {
+                                Arrays.fill(col, dst, dst + q, 0f);
+                                continue;
+                            }
+                            Arrays.fill(col, dst, dst + lo, 0f);
+                            System.arraycopy(de, ((c * h + ih) * 2 + par) * half + lo + shift, col, dst + lo, hi - lo);
+                            Arrays.fill(col, dst + hi, dst + q, 0f);
+                        }
+                        continue;
+                    }
                     if (flat) {
                         im2colFlat(x, xc, h, w, col, row, p, q, pad, kr, ks, lo, hi);
                         continue;
@@ -126,11 +135,7 @@ final class Conv {
                         if (st == 1) {
                             System.arraycopy(x, xrow + lo, col, dst + lo, hi - lo);
                         } else {
-                            int oq = lo;
-                            if (st == 2)
-                                for (; oq + V <= hi; oq += V)
-                                    FloatVector.fromArray(Gemm.F, x, xrow + oq * 2, STRIDE_2, 0).intoArray(col, dst + oq);
-                            for (; oq < hi; oq++) col[dst + oq] = x[xrow + oq * st];
+                            for (int oq = lo; oq < hi; oq++) col[dst + oq] = x[xrow + oq * st];
                         }
                         if (hi < q) Arrays.fill(col, dst + hi, dst + q, 0f);
                     }
@@ -149,11 +154,31 @@ final class Conv {
         int pq = p * q, taps = r * s, crs = g.c() * taps;
         int[] map = pq <= MAP_MAX_PQ ? positionMap(g) : null;
         boolean flat = st == 1 && q == w;
+        // Stride 2: each input row split into its even and odd columns first, so that every tap's
+        // run of output columns is a contiguous copy instead of a gather (the stem's 147 rows).
+        float[] de = st == 2 && map == null ? deinterleave(g, x, xo) : null;
+        int half = (w + 1) / 2;
         for (int c = 0; c < g.c(); c++) {
             int xc = xo + c * h * w;
             for (int t = 0; t < taps; t++) {
                 int kr = t / s, ks = t % s, row = c * taps + t;
                 int base = Gemm.prepackedRowBase(nPad, row), sl = Gemm.prepackedSliverStride(crs, row);
+                if (de != null) {
+                    int lo = Math.min(q, ceilDiv(Math.max(0, pad - ks), 2));
+                    int hi = Math.max(lo, Math.min(q, ceilDiv(w + pad - ks, 2)));
+                    int par = (ks - pad) & 1, shift = (ks - pad - par) / 2;
+                    for (int op = 0; op < p; op++) {
+                        int ih = op * 2 - pad + kr, j = colOff + op * q;
+                        if (ih < 0 || ih >= h) {
+                            zeros(bp, base, sl, j, q);
+                            continue;
+                        }
+                        zeros(bp, base, sl, j, lo);
+                        run(bp, base, sl, j + lo, hi - lo, de, ((c * h + ih) * 2 + par) * half + lo + shift, 1);
+                        zeros(bp, base, sl, j + hi, q - hi);
+                    }
+                    continue;
+                }
                 if (map != null) {
                     int mo = t * pq, lane = colOff % Gemm.NR;
                     if (lane + pq <= Gemm.NR) {
@@ -204,6 +229,24 @@ final class Conv {
         }
     }
 
+    private static final ThreadLocal<float[]> DEINTERLEAVED = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** de[((c*h + ih)*2 + parity)*half + i] = x[c][ih][2i + parity] (half = ceil(w/2)), for one image; per thread. */
+    static float[] deinterleave(ConvShape g, float[] x, int xo) {
+        int h = g.h(), w = g.w(), half = (w + 1) / 2, rows = g.c() * h;
+        float[] de = DEINTERLEAVED.get();
+        if (de.length < rows * 2 * half) {
+            de = new float[rows * 2 * half];
+            DEINTERLEAVED.set(de);
+        }
+        for (int rw = 0; rw < rows; rw++) {
+            int src = xo + rw * w, even = rw * 2 * half, odd = even + half;
+            for (int i = 0; 2 * i < w; i++) de[even + i] = x[src + 2 * i];
+            for (int i = 0; 2 * i + 1 < w; i++) de[odd + i] = x[src + 2 * i + 1];
+        }
+        return de;
+    }
+
     /** Pre-packed element (row at base, column j) = v; sl is the sliver stride. */
     private static void put(float[] bp, int base, int sl, int j, float v) {
         bp[base + (j / Gemm.NR) * sl + j % Gemm.NR] = v;
@@ -226,10 +269,7 @@ final class Conv {
             if (st == 1) {
                 System.arraycopy(x, src, bp, d, n);
             } else {
-                int i = 0;
-                if (st == 2)
-                    for (; i + V <= n; i += V) FloatVector.fromArray(Gemm.F, x, src + 2 * i, STRIDE_2, 0).intoArray(bp, d + i);
-                for (; i < n; i++) bp[d + i] = x[src + i * st];
+                for (int i = 0; i < n; i++) bp[d + i] = x[src + i * st];
             }
             j += n;
             src += n * st;
