@@ -67,7 +67,9 @@ final class Winograd {
     }
 
     /**
-     * The shapes taken here: 3x3, stride 1, padding 0-2, at least 16 channels in and out, where
+     * The shapes taken here: 3x3, stride 1, padding 0-2, at least 64 channels in and out (the
+     * transforms cost per tile in proportion to C + K, the products to C * K: at 32 channels, 32x32
+     * maps, Winograd ran 0.65-0.95x im2col, at 64 1.1-1.6x), where
      * im2col's products (9 per output pixel, taps in the padding included) are at least 2x
      * Winograd's, counting the filter's transform (alpha^2 entries of U per channel pair, written
      * once per call) as {@link #FILTER_COST} tiles. Measured on one core of an AMD EPYC (Zen 5,
@@ -76,12 +78,14 @@ final class Winograd {
      * layers at batch 64 take it except at 2x2, and a batch of one only from 32x32 maps.
      */
     static boolean applies(ConvShape g) {
-        if (g.r() != 3 || g.s() != 3 || g.stride() != 1 || g.pad() > 2 || g.c() < 16 || g.k() < 16) return false;
+        if (g.r() != 3 || g.s() != 3 || g.stride() != 1 || g.pad() > 2 || g.c() < MIN_CHANNELS || g.k() < MIN_CHANNELS) return false;
         Transform t = transform(g.p(), g.q());
         long tiles = (long) g.n() * ceilDiv(g.p(), t.m()) * ceilDiv(g.q(), t.m());
         long alpha2 = (long) t.alpha() * t.alpha();
         return 2 * alpha2 * (tiles + FILTER_COST) <= 9L * g.n() * g.p() * g.q();
     }
+
+    static final int MIN_CHANNELS = 64;
 
     /** The filter transform's cost per U entry in GEMM columns (tiles): a scattered store (~0.5 ns) against ~75 multiply-adds per ns. */
     static final int FILTER_COST = 32;

@@ -24,6 +24,8 @@ public final class ConvTiming {
     private ConvTiming() {}
 
     static final int CALLS = 3;
+    /** Untimed rounds per layer and pass before the timed ones (the first layer timed otherwise includes C2's compiles). */
+    static final int WARMUP = 6;
 
     /** 3x3 stride-1 layers as {channels, map size}. */
 
@@ -50,7 +52,7 @@ public final class ConvTiming {
                 Runnable old = fwd ? () -> Conv.forwardGemm(be, g, x, 0, w, 0, null, 0, y, 0) : () -> Conv.backwardDataGemm(be, g, y, 0, w, 0, dx, 0);
                 Runnable now = fwd ? () -> Conv.forward(be, g, x, 0, w, 0, null, 0, y, 0) : () -> Conv.backwardData(be, g, y, 0, w, 0, dx, 0);
                 double[] a = new double[rounds], b = new double[rounds], ratio = new double[rounds];
-                for (int r = -2; r < rounds; r++) { // two warm-up rounds
+                for (int r = -WARMUP; r < rounds; r++) { // warm-up rounds first: C2 compiles the kernels
                     double ta = best(old), tb = best(now);
                     if (r < 0) continue;
                     a[r] = g.flops() / ta;

@@ -86,12 +86,13 @@ class WinogradTest {
         }
     }
 
-    /** The dispatch: ResNet-18's stride-1 layers at batch 64 from 4x4 maps up go here, 2x2 maps do not, nor 3-channel or strided ones. */
+    /** The dispatch: ResNet-18's stride-1 layers at batch 64 from 4x4 maps up go here; not 2x2 maps, 32 channels, a batch of one at 16x16, strided or 3-channel layers. */
     @Test void resnetShapesAtBatch64TakeWinograd() {
-        for (int[] s : new int[][] {{64, 16}, {128, 8}, {256, 4}, {32, 32}, {64, 32}, {128, 16}, {256, 8}, {512, 4}})
+        for (int[] s : new int[][] {{64, 16}, {128, 8}, {256, 4}, {64, 32}, {128, 16}, {256, 8}, {512, 4}})
             assertTrue(Winograd.applies(new ConvShape(64, s[0], s[1], s[1], s[0], 3, 3, 1, 1)), s[0] + " channels at " + s[1]);
         assertTrue(!Winograd.applies(new ConvShape(64, 512, 2, 2, 512, 3, 3, 1, 1)));
         assertTrue(!Winograd.applies(new ConvShape(1, 64, 16, 16, 64, 3, 3, 1, 1)));
+        assertTrue(!Winograd.applies(new ConvShape(64, 32, 32, 32, 32, 3, 3, 1, 1)));
         assertTrue(!Winograd.applies(new ConvShape(64, 64, 16, 16, 128, 3, 3, 2, 1)));
         assertTrue(!Winograd.applies(new ConvShape(64, 3, 64, 64, 64, 3, 3, 1, 1)));
     }
