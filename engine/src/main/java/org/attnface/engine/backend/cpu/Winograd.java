@@ -10,8 +10,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * 3x3 stride-1 convolution by Winograd's minimal filtering (Lavin and Gray 2015), F(m x m, 3x3)
  * with m = 4 (6x6 input tiles, 36 products for 16 outputs where a direct convolution needs 144)
- * or m = 2 (4x4 tiles, 16 for 4), whichever covers the map with fewer products: F(2x2) for
- * ResNet-18's 2x2 maps (one tile, its padding included), F(4x4) from 4x4 maps up.
+ * or m = 2 (4x4 tiles, 16 for 4), whichever covers the map with fewer products (F(4x4) for all of
+ * ResNet-18's layers it takes, from 4x4 maps up; its 2x2 maps go to {@link SmallMapConv}).
  *
  * <p>Per output channel k, input channel c and tile: Y = A^T [sum_c (G g G^T) .* (B^T d B)] A.
  * The sum over c at each of the alpha^2 tile positions is a GEMM, K x C times C x tiles, on the
@@ -19,11 +19,13 @@ import jdk.incubator.vector.VectorSpecies;
  * the kernel's A layout and shared by the threads; each thread takes whole images and, per group
  * of {@link #TILES} tiles, writes the transformed input V straight into the kernel's packed B
  * layout, runs the alpha^2 products into M and transforms M back into the output. The input and
- * output transforms run on vectors across tiles (tile t in lane t), from small scratch rows.
+ * output transforms run on vectors across tiles (tile t in lane t), gathering from zero-bordered
+ * copies of the channel planes and scattering into the output.
  *
  * <p>Error: the transforms' coefficients (1/4, 1/6, 1/24, 2, 4, 8 for F(4x4)) make the result
  * differ from a direct convolution by more than its rounding: WinogradTest bounds it by
- * gamma_{C+30} times the same computation on absolute values and reports the measured size.
+ * gamma_{C+ceil(C/256)+27} times the same computation on absolute values and reports the measured
+ * size (F(4x4) on ResNet-18's layers: at worst ~4e-6 of sum |x w|, 20-100x im2col's; bench/RESULTS.md).
  * The order of every sum is fixed by the shape alone (not by threads, batch or grouping): results
  * are bit-identical for any thread count.
  *
