@@ -69,15 +69,13 @@ final class Winograd {
     }
 
     /**
-     * The shapes taken here: 3x3, stride 1, padding 0-2, at least 64 channels in and out (the
-     * transforms cost per tile in proportion to C + K, the products to C * K: at 32 channels, 32x32
-     * maps, Winograd ran 0.65-0.95x im2col, at 64 1.1-1.6x), where
-     * im2col's products (9 per output pixel, taps in the padding included) are at least 2x
-     * Winograd's, counting the filter's transform (alpha^2 entries of U per channel pair, written
-     * once per call) as {@link #FILTER_COST} tiles. Measured on one core of an AMD EPYC (Zen 5,
-     * AVX-512, loaded machine, ConvTiming): F(4x4) 1.5-3.5x faster than im2col from 4x4 maps up at
-     * batch 64; F(2x2) on 2x2 maps with 512 channels (ratio 1.5 here) even. So ResNet-18's stride-1
-     * layers at batch 64 take it except at 2x2, and a batch of one only from 32x32 maps.
+     * The shapes taken here: 3x3, stride 1, padding 0-2, at least {@link #MIN_CHANNELS} channels in
+     * and out, where im2col's products (9 per output pixel, taps in the padding included) are at
+     * least twice Winograd's, the filter's transform counted as {@link #FILTER_COST} more tiles.
+     * At batch 64 that is every such ResNet-18 layer from 4x4 maps up (1.1-4x im2col per layer in
+     * ConvTiming, bench/RESULTS.md); not the 2x2 maps (F(2x2) gained 0.86-1.34x there: the
+     * transformed filter, 16 floats per channel pair written per call, eats the saved products;
+     * {@link SmallMapConv} takes them), and a batch of one only from 32x32 maps.
      */
     static boolean applies(ConvShape g) {
         if (g.r() != 3 || g.s() != 3 || g.stride() != 1 || g.pad() > 2 || g.c() < MIN_CHANNELS || g.k() < MIN_CHANNELS) return false;
@@ -87,6 +85,10 @@ final class Winograd {
         return 2 * alpha2 * (tiles + FILTER_COST) <= 9L * g.n() * g.p() * g.q();
     }
 
+    /**
+     * The transforms cost per tile in proportion to C + K, the products to C * K: at 32 channels on
+     * 32x32 maps Winograd ran 0.65-0.95x im2col, at 64 channels 1.1-1.6x.
+     */
     static final int MIN_CHANNELS = 64;
 
     /** The filter transform's cost per U entry in GEMM columns (tiles): a scattered store (~0.5 ns) against ~75 multiply-adds per ns. */
