@@ -25,6 +25,7 @@ import picocli.CommandLine.Command;
                 ExperimentsCommand.class,
                 // ---- further subcommands go here, one line each (the bench helper adds BenchCommand) ----
                 org.attnface.trainer.bench.BenchCommand.class,
+                ExportCommand.class,
         })
 public final class Main implements Runnable {
     public static final int EXIT_BAD_INPUT = 1;
