@@ -88,6 +88,10 @@ public final class BenchCommand implements Callable<Integer> {
     @Option(names = "--seed", defaultValue = "1", description = "seed of the weights and the synthetic batch (default: ${DEFAULT-VALUE})")
     long seed;
 
+    @Option(names = "--latency", paramLabel = "N", defaultValue = "0", description = "instead of throughput: time N single-image"
+            + " predictions (batch 1) one by one per model and size, print p50, p99 and mean ms (as bench_torch.py/bench_ort.py --latency)")
+    int latency;
+
     @Option(names = "--json", description = "also write the results as JSON to this file")
     Path json;
 
@@ -110,14 +114,20 @@ public final class BenchCommand implements Callable<Integer> {
                 backend, machine(dev), precision, warmup, reps, stepsPerRep);
         out.println("input: one batch of standard-normal images and random labels, reused every step; ResNet-" + resnetDepth + ", width " + resnetWidth
                 + "; attn trunk width " + attnWidth);
-        out.println(header());
+        if (latency == 0) out.println(header());
         out.flush();
         List<BenchResult> results = new ArrayList<>();
-        for (String model : models) {
+        List<Latency> latencies = new ArrayList<>();
+        for (String model : latency > 0 ? models : List.<String>of()) {
             for (int size : imageSizes) {
-                ModelConfig d = ModelConfig.defaults(model, size);
-                ModelConfig config = new ModelConfig(model, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
-                        d.detachGender(), d.dropout());
+                latencies.add(Latency.measure(config(model, size), dev, seed, latency));
+                out.println(latencies.getLast().line());
+                out.flush();
+            }
+        }
+        for (String model : latency > 0 ? List.<String>of() : models) {
+            for (int size : imageSizes) {
+                ModelConfig config = config(model, size);
                 double gflop = Throughput.forwardGflopPerImage(config, dev, seed);
                 for (int batch : batches) {
                     for (String mode : modes) {
@@ -137,12 +147,22 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
+        // The whole process: the models, their activations and gradients, the JVM; what a machine needs free to run this.
+        out.printf(Locale.ROOT, "peak resident memory (VmHWM): %d MiB; Java heap limit %d MiB%n", PeakMemory.residentMiB(), PeakMemory.maxHeapMiB());
         if (json != null) {
-            AtomicFile.writeString(json, Json.write(report(dev, backend, results)) + "\n");
+            Map<String, Object> report = report(dev, backend, results);
+            if (!latencies.isEmpty()) report.put("latency", latencies.stream().map(Latency::toJson).toList());
+            AtomicFile.writeString(json, Json.write(report) + "\n");
             out.println("results written to " + json);
         }
         out.flush();
         return 0;
+    }
+
+    private ModelConfig config(String model, int size) {
+        ModelConfig d = ModelConfig.defaults(model, size);
+        return new ModelConfig(model, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
+                d.detachGender(), d.dropout());
     }
 
     private Device checkOptions() {
@@ -162,6 +182,7 @@ public final class BenchCommand implements Callable<Integer> {
         if (reps < 1) throw bad("--reps must be >= 1, got " + reps);
         if (stepsPerRep < 1) throw bad("--steps-per-rep must be >= 1, got " + stepsPerRep);
         if (threads != null && threads < 1) throw bad("--threads must be >= 1, got " + threads);
+        if (latency < 0) throw bad("--latency must be >= 0 runs, got " + latency);
         Device dev = switch (device.toLowerCase(Locale.ROOT)) {
             case "cpu" -> Device.CPU;
             case "cuda", "gpu" -> Device.CUDA;
@@ -212,6 +233,8 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("resnetWidth", resnetWidth);
         m.put("attnWidth", attnWidth);
         m.put("input", "one batch of standard-normal images and random labels, reused every step");
+        m.put("peakResidentMiB", PeakMemory.residentMiB());
+        m.put("maxHeapMiB", PeakMemory.maxHeapMiB());
         List<Object> list = new ArrayList<>();
         for (BenchResult r : results) list.add(r.toJson());
         m.put("results", list);
