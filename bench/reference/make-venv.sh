@@ -13,7 +13,9 @@
 set -euo pipefail
 venv="${ATTNFACE_TORCH_VENV:-$HOME/.cache/attnface/venv-torch}"
 want="import torch, numpy, onnx, onnxruntime, safetensors; assert torch.__version__.startswith('2.13'), torch.__version__"
-if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$want" 2>/dev/null; then
+# installed at the right versions: read from the packages' metadata (importing torch takes seconds)
+have="from importlib.metadata import version as v; assert v('torch').startswith('2.13'), v('torch'); [v(p) for p in ('numpy', 'onnx', 'onnxruntime', 'safetensors')]"
+if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$have" 2>/dev/null; then
   echo "$venv/bin/python"
   exit 0
 fi

@@ -148,7 +148,8 @@ public final class BenchCommand implements Callable<Integer> {
             }
         }
         // The whole process: the models, their activations and gradients, the JVM; what a machine needs free to run this.
-        out.printf(Locale.ROOT, "peak resident memory (VmHWM): %d MiB; Java heap limit %d MiB%n", PeakMemory.residentMiB(), PeakMemory.maxHeapMiB());
+        out.printf(Locale.ROOT, "peak resident memory (VmHWM): %d MiB; Java heap limit %d MiB; GC: %s%n",
+                PeakMemory.residentMiB(), PeakMemory.maxHeapMiB(), PeakMemory.gcSummary());
         if (json != null) {
             Map<String, Object> report = report(dev, backend, results);
             if (!latencies.isEmpty()) report.put("latency", latencies.stream().map(Latency::toJson).toList());
@@ -235,6 +236,7 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("input", "one batch of standard-normal images and random labels, reused every step");
         m.put("peakResidentMiB", PeakMemory.residentMiB());
         m.put("maxHeapMiB", PeakMemory.maxHeapMiB());
+        m.put("gc", PeakMemory.gcSummary());
         List<Object> list = new ArrayList<>();
         for (BenchResult r : results) list.add(r.toJson());
         m.put("results", list);

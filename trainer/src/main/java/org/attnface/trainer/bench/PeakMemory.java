@@ -22,6 +22,16 @@ public final class PeakMemory {
         return -1;
     }
 
+    /** Collections so far and the seconds they took, summed over the JVM's collectors: where the heap is too small, GC thrashes. */
+    public static String gcSummary() {
+        long count = 0, ms = 0;
+        for (var gc : java.lang.management.ManagementFactory.getGarbageCollectorMXBeans()) {
+            count += Math.max(0, gc.getCollectionCount());
+            ms += Math.max(0, gc.getCollectionTime());
+        }
+        return count + " collections, " + String.format(java.util.Locale.ROOT, "%.1f", ms / 1000.0) + " s";
+    }
+
     /** The heap limit (-Xmx, or the JVM's default: a quarter of the machine's memory) in MiB. */
     public static long maxHeapMiB() { return Runtime.getRuntime().maxMemory() >> 20; }
 }
