@@ -13,9 +13,10 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 @Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
-        description = {"Writes a checkpoint as an ONNX model (opset " + OnnxExport.OPSET + ") for ONNX Runtime and other runtimes:",
-                "input images [n, 3, S, S] (RGB / 255, normalised with ImageNet's mean and std), outputs gender_probs [n, 2]",
-                "and age_probs [n, B], the probabilities predict computes. The file's metadata holds the model configuration."})
+        description = {"Writes a checkpoint as an ONNX model (opset " + OnnxExport.OPSET + ") for ONNX Runtime and others.",
+                "Input: images [n, 3, S, S], RGB / 255 normalised with ImageNet's mean and std;",
+                "outputs: gender_probs [n, 2] and age_probs [n, B], the probabilities of predict.",
+                "The file's metadata holds the model configuration."})
 public final class ExportCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "CHECKPOINT", description = "a .safetensors checkpoint written by train")
     Path checkpoint;
