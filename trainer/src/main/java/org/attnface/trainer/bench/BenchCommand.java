@@ -91,6 +91,10 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Mixin SeedOption seed;
 
+    @Option(names = "--latency", paramLabel = "N", defaultValue = "0", description = "instead of throughput: time N single-image"
+            + " predictions (batch 1) one by one per model and size, print p50, p99 and mean ms (as bench_torch.py/bench_ort.py --latency)")
+    int latency;
+
     @Option(names = "--json", description = "also write the results as JSON to this file")
     Path json;
 
@@ -119,15 +123,20 @@ public final class BenchCommand implements Callable<Integer> {
         if (world.distributed())
             out.printf(Locale.ROOT, "%d ranks, %d CPU threads each: --batch is the global batch, split over the ranks; img/s below is the job's "
                     + "(global batch / the slowest rank's step), per-rank lines follow each row%n", world.size(), Backends.cpuThreads());
-        out.println(header());
+        if (latency == 0) out.println(header());
         out.flush();
         List<BenchResult> results = new ArrayList<>();
-        for (String model : models) {
-            Arch arch = Arch.parse(model);
+        List<Latency> latencies = new ArrayList<>();
+        for (String model : latency > 0 ? models : List.<String>of()) {
             for (int size : imageSizes) {
-                ModelConfig d = ModelConfig.defaults(arch, size);
-                ModelConfig config = new ModelConfig(arch, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
-                        d.detachGender(), d.dropout());
+                latencies.add(Latency.measure(config(model, size), dev, seed.value(), latency));
+                out.println(latencies.getLast().line());
+                out.flush();
+            }
+        }
+        for (String model : latency > 0 ? List.<String>of() : models) {
+            for (int size : imageSizes) {
+                ModelConfig config = config(model, size);
                 double gflop = Throughput.forwardGflopPerImage(config, dev, seed.value());
                 for (int batch : batches) {
                     for (String mode : modes) {
@@ -153,12 +162,16 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
+        // The whole process: the models, their activations and gradients, the JVM; what a machine needs free to run this.
+        out.printf(Locale.ROOT, "peak resident memory (VmHWM): %d MiB; Java heap limit %d MiB; GC: %s%n",
+                PeakMemory.residentMiB(), PeakMemory.maxHeapMiB(), PeakMemory.gcSummary());
         if (json != null && world.isRoot()) {
             Map<String, Object> report = report(dev, backend, results);
             if (world.distributed()) {
                 report.put("ranks", world.size());
                 report.put("perRank", rankRows);
             }
+            if (!latencies.isEmpty()) report.put("latency", latencies.stream().map(Latency::toJson).toList());
             AtomicFile.writeString(json, Json.write(report) + "\n");
             out.println("results written to " + json);
         }
@@ -218,6 +231,13 @@ public final class BenchCommand implements Callable<Integer> {
         return s;
     }
 
+    private ModelConfig config(String model, int size) {
+        Arch arch = Arch.parse(model);
+        ModelConfig d = ModelConfig.defaults(arch, size);
+        return new ModelConfig(arch, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
+                d.detachGender(), d.dropout());
+    }
+
     private Device checkOptions() {
         for (String m : models)
             if (!Arch.NAMES.contains(m)) throw bad("unknown model '" + m + "' (" + String.join(", ", Arch.NAMES) + ")");
@@ -241,6 +261,7 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw bad(e.getMessage());
         }
+        if (latency < 0) throw bad("--latency must be >= 0 runs, got " + latency);
         String p = precision == null ? "fp32" : precision.toLowerCase(Locale.ROOT);
         if (!p.equals("fp32") && !p.equals("tf32"))
             throw bad("unsupported precision '" + precision + "': fp32, or tf32 on CUDA");
@@ -286,6 +307,9 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("resnetWidth", resnetWidth);
         m.put("attnWidth", attnWidth);
         m.put("input", "one batch of standard-normal images and random labels, reused every step");
+        m.put("peakResidentMiB", PeakMemory.residentMiB());
+        m.put("maxHeapMiB", PeakMemory.maxHeapMiB());
+        m.put("gc", PeakMemory.gcSummary());
         List<Object> list = new ArrayList<>();
         for (BenchResult r : results) list.add(r.toJson());
         m.put("results", list);

@@ -27,6 +27,7 @@ import picocli.CommandLine.Command;
                 // ---- further subcommands go here, one line each (the bench helper adds BenchCommand) ----
                 org.attnface.trainer.bench.BenchCommand.class,
                 DoctorCommand.class,
+                ExportCommand.class,
         })
 public final class Main implements Runnable {
     public static final int EXIT_BAD_INPUT = 1;
