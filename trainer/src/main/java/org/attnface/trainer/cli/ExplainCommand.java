@@ -59,10 +59,8 @@ public final class ExplainCommand implements Callable<Integer> {
         } catch (org.attnface.trainer.data.UnusableImageException e) {
             throw new IllegalArgumentException(image + ": " + e.getMessage(), e);
         }
-        int size = inf.config().imageSize(), cs = inf.cacheSize(), off = (cs - size) / 2;
-        byte[] crop = new byte[size * size * 3];
-        for (int y = 0; y < size; y++)
-            java.lang.foreign.MemorySegment.copy(one.pixels(), java.lang.foreign.ValueLayout.JAVA_BYTE, ((long) (y + off) * cs + off) * 3, crop, y * size * 3, size * 3);
+        int size = inf.config().imageSize();
+        byte[] crop = one.centreCrop(0, size);
         BufferedImage face = Overlays.face(crop, size, scale);
         Explanation ex;
         BufferedImage overview;

@@ -96,7 +96,7 @@ final class ExplainOverview {
         files.sort(null);
         if (files.isEmpty()) throw new IllegalArgumentException("folder " + dir + " holds no files");
         Files.createDirectories(out);
-        int size = inf.config().imageSize(), cs = inf.cacheSize(), off = (cs - size) / 2, written = 0, skipped = 0;
+        int size = inf.config().imageSize(), written = 0, skipped = 0;
         for (Path f : files) {
             FaceSet one;
             try {
@@ -106,8 +106,7 @@ final class ExplainOverview {
                 skipped++;
                 continue;
             }
-            byte[] crop = new byte[size * size * 3];
-            for (int y = 0; y < size; y++) System.arraycopy(one.pixels(), ((y + off) * cs + off) * 3, crop, y * size * 3, size * 3);
+            byte[] crop = one.centreCrop(0, size);
             BufferedImage overview;
             try (Batches b = new Batches(one, d, size, inf.config().buckets()); TensorScope s = TensorScope.open()) {
                 Tensor x = b.images(new int[] {0}, false, 0);

@@ -45,4 +45,14 @@ public record FaceSet(int size, String[] names, int[] ages, int[] genders, int[]
         MemorySegment.copy(pixels, ValueLayout.JAVA_BYTE, (long) i * n, out, 0, n);
         return out;
     }
+
+    /** The centre crop of image i, {@code crop} x {@code crop} RGB bytes (what evaluation feeds the network). */
+    public byte[] centreCrop(int i, int crop) {
+        int off = (size - crop) / 2;
+        byte[] out = new byte[crop * crop * 3];
+        long first = (long) i * size * size * 3;
+        for (int y = 0; y < crop; y++)
+            MemorySegment.copy(pixels, ValueLayout.JAVA_BYTE, first + ((long) (y + off) * size + off) * 3, out, y * crop * 3, crop * 3);
+        return out;
+    }
 }
