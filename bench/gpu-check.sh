@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole GPU check in one call, on a CUDA machine, building nothing (run bench/make-dist.sh
-# first, here, and carry dist/): GPU, driver and libraries found; the CUDA-vs-CPU tests;
-# training steps of the ensemble on synthetic data; the throughput benchmark against PyTorch
-# eager on the same card; a per-op profile and JMH kernel timings; one summary table. Every stage
-# has a time limit: under 8 minutes.
+# first, here, and carry dist/): attnface doctor (GPU, driver, libraries, kernels); the
+# CUDA-vs-CPU tests; the PyTorch eager reference; training steps of the ensemble on synthetic
+# data; attnface's throughput on the same card; a per-op profile and JMH kernel timings; one
+# summary table. Every stage has a time limit; together under 7.5 minutes.
 #   bash bench/gpu-check.sh            logs go to ${OUT:-./gpu-logs}
 set -uo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -14,9 +14,12 @@ mkdir -p "$logs"
 # and up to 2 JVM crash logs; everything else goes to a scratch folder.
 scratch=$(mktemp -d)
 start=$(date +%s)
-# Every stage's time limit is cut to what is left of this budget (seconds), keeping 25 s for the
-# summary, so the whole script ends in time even when stages hang: GPU_CHECK_BUDGET=300 for less.
+# Every stage has its own limit (seconds), listed here; they add up to less than the budget
+# (checked below), so the script ends in time even when every stage hangs. A stage is also cut to
+# what is left of the budget, keeping 25 s for the summary. GPU_CHECK_BUDGET=300 for less.
 budget=${GPU_CHECK_BUDGET:-450}
+declare -A lim=([doctor]=30 [tests]=80 [torch]=40 [ensemble]=40 [fp32]=70 [tf32]=55 [profile]=30 [jmh]=35)
+sum=$(( ${lim[doctor]} + ${lim[tests]} + 2 * ${lim[torch]} + ${lim[ensemble]} + ${lim[fp32]} + ${lim[tf32]} + ${lim[profile]} + ${lim[jmh]} + 25 ))
 stage() { echo; echo "=== [$(( $(date +%s) - start ))s] $*"; }
 # limit N: N seconds, or what is left of the budget if less (at least 5).
 limit() {
@@ -25,41 +28,18 @@ limit() {
 }
 # run_for N CMD...: CMD with the limit above; TERM at the limit, KILL 5 s later (a JVM can hang in a driver call).
 run_for() { local n; n=$(limit "$1"); shift; timeout -k 5 "$n" "$@"; }
+# The JVM's warm-up: 20 untimed steps, enough for cudnnFind on every convolution shape (the first
+# step of each shape) and for the JIT to compile the step's Java code, before 3 x 5 timed steps.
+warm=(--warmup 20 --reps 3 --steps-per-rep 5)
 
 torch_python=${TORCH_PYTHON:-/opt/torch/.venv/bin/python3}
 [[ -x "$torch_python" ]] || torch_python=$(command -v python3 || true)
 
 # main runs in a pipeline (a subshell) so that tee gets all of it; variables it sets stay inside.
 main() {
-stage "GPU and driver"
-nvidia-smi || echo "nvidia-smi failed"
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
-ls -l /usr/lib/x86_64-linux-gnu/libcuda.so* /usr/local/nvidia/lib64/libcuda.so* 2>/dev/null | head -4
-command -v nvcc >/dev/null && nvcc --version | tail -2
-
-stage "CUDA libraries (system folders and Python wheels' nvidia/*/lib)"
-libdirs=()
-for d in /usr/local/cuda/lib64 /usr/lib/x86_64-linux-gnu /usr/local/nvidia/lib64 \
-         /opt/*/.venv/lib/python3*/site-packages/nvidia/*/lib /usr/local/lib/python3*/dist-packages/nvidia/*/lib \
-         /usr/lib/python3*/dist-packages/nvidia/*/lib /usr/local/lib/python3*/site-packages/nvidia/*/lib \
-         "${HOME:-/root}"/.local/lib/python3*/site-packages/nvidia/*/lib; do
-  [[ -d "$d" ]] || continue
-  if compgen -G "$d/libcublas.so.*" >/dev/null || compgen -G "$d/libcudnn.so.*" >/dev/null || compgen -G "$d/libcublasLt.so.*" >/dev/null; then
-    libdirs+=("$d")
-    ls "$d" | grep -E '^lib(cublas|cublasLt|cudnn)\.so\.[0-9]+' | sed "s|^|  $d/|"
-  fi
-done
-if ((${#libdirs[@]})); then
-  joined=$(IFS=:; echo "${libdirs[*]}")
-  export ATTNFACE_CUDA_LIBS=$joined
-  export LD_LIBRARY_PATH=$joined${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-  echo "ATTNFACE_CUDA_LIBS=$ATTNFACE_CUDA_LIBS"
-else
-  echo "no cuBLAS/cuDNN found in the usual folders; the backend will print its own search"
-fi
-[[ -n "$torch_python" ]] && run_for 30 "$torch_python" -c 'import torch; print("torch", torch.__version__, "cuda", torch.version.cuda, "cudnn", torch.backends.cudnn.version(), torch.cuda.get_device_name(0))' 2>&1 | tail -1
-
-stage "Java"
+(( sum <= budget )) || echo "gpu-check: the stage limits add up to ${sum}s with the summary, over the budget of ${budget}s: the last stages get cut"
+stage "GPU, driver, libraries and kernels (nvidia-smi, attnface doctor)"
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || echo "nvidia-smi failed"
 java=""
 if command -v java >/dev/null && java -version 2>&1 | grep -qE 'version "(2[5-9]|[3-9][0-9])'; then
   java=$(command -v java)
@@ -67,64 +47,65 @@ elif [[ -x dist/jre/bin/java ]]; then
   java=dist/jre/bin/java
 elif [[ -f dist/jre.tgz ]]; then
   mkdir -p /tmp/attnface-jre && tar xzf dist/jre.tgz -C /tmp/attnface-jre && java=/tmp/attnface-jre/jre/bin/java
-  echo "bundled runtime: dist/jre.tgz $(du -h dist/jre.tgz | cut -f1) packed, $(du -sh /tmp/attnface-jre/jre | cut -f1) unpacked"
 fi
 if [[ -z "$java" ]]; then
   echo "no Java 25 runtime: no java >= 25 on PATH and no dist/jre.tgz (run bench/make-dist.sh and carry dist)"; return 1
 fi
-"$java" -version 2>&1 | head -1
 jflags=(--add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -Xmx24g)
+cli=dist/attnface.jar
+if [[ -f $cli ]]; then
+  # doctor finds cuDNN/cuBLAS/NVRTC itself (also in /opt/*/.venv's nvidia/*/lib) and compiles the kernels with NVRTC if the driver needs it
+  run_for "${lim[doctor]}" "$java" "${jflags[@]}" -jar "$cli" doctor 2>&1
+  echo "exit status: $?"
+else
+  echo "dist/attnface.jar missing (the trainer's shaded jar): no doctor, training or benchmark stages"
+fi
 
 stage "CUDA-vs-CPU tests (GpuTestMain)"
 if compgen -G "dist/lib/*.jar" >/dev/null; then
-  run_for 100 "$java" "${jflags[@]}" -cp "dist/lib/*" org.attnface.engine.backend.cuda.GpuTestMain 2>&1 | tee "$scratch/gpu-tests.log" | grep -v '^\s*at ' 
+  run_for "${lim[tests]}" "$java" "${jflags[@]}" -cp "dist/lib/*" org.attnface.engine.backend.cuda.GpuTestMain 2>&1 | tee "$scratch/gpu-tests.log" | grep -v '^\s*at '
   echo "tests exit status: ${PIPESTATUS[0]}"
 else
   echo "dist/lib missing: run bench/make-dist.sh here and carry dist"
 fi
 
-cli=dist/attnface.jar
-if [[ ! -f $cli ]]; then
-  echo "dist/attnface.jar missing (the trainer's shaded jar): skipping the training and benchmark stages"
-else
-  attnface() { "$java" "${jflags[@]}" -jar "$cli" "$@"; }
-  stage "Training steps of the ensemble on synthetic data (cuda, batch 64, 2 warm-up + 2x5 timed steps)"
-  run_for 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --model ensemble --mode train --batch 64 --image-size 64 \
-      --warmup 2 --reps 2 --steps-per-rep 5 2>&1 | tail -15
-  echo "exit status: ${PIPESTATUS[0]}"
-
-  stage "attnface throughput, fp32 (batch 256, 64x64, train)"
-  run_for 80 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --precision fp32 --batch 256 --image-size 64 --model attn,resnet --mode train \
-      --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/attnface-fp32.json" 2>&1 | tail -12
-  echo "exit status: ${PIPESTATUS[0]}"
-  stage "attnface throughput, tf32 (ATTNFACE_TF32=1: cuDNN and cuBLAS may use TF32 tensor cores)"
-  ATTNFACE_TF32=1 run_for 60 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --precision tf32 --batch 256 --image-size 64 --model attn,resnet --mode train \
-      --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/attnface-tf32.json" 2>&1 | tail -12
-  echo "exit status: ${PIPESTATUS[0]}"
-fi
-
+# The PyTorch reference before the slow stages, so that a cut-off run still has the numbers to compare with.
 if [[ -n "$torch_python" && -f bench/reference/bench_torch.py ]]; then
   for prec in fp32 tf32; do
-    stage "PyTorch eager reference, $prec"
-    PYTHONUNBUFFERED=1 run_for 50 "$torch_python" bench/reference/bench_torch.py --device cuda --batch 256 --image-size 64 \
-        --model attn,resnet --mode train --precision $prec --warmup 3 --reps 3 --steps-per-rep 5 --json "$logs/torch-$prec.json" 2>&1 | tail -8
+    stage "PyTorch eager reference, $prec (batch 256, 64x64, train; 20 warm-up steps)"
+    PYTHONUNBUFFERED=1 run_for "${lim[torch]}" "$torch_python" bench/reference/bench_torch.py --device cuda --batch 256 --image-size 64 \
+        --model attn,resnet --mode train --precision $prec "${warm[@]}" --json "$logs/torch-$prec.json" 2>&1 | tail -8
     echo "exit status: ${PIPESTATUS[0]}"
   done
 else
   echo "no PyTorch python or bench/reference/bench_torch.py: no reference numbers"
 fi
 
-# Last: the least needed stage gets what is left of the budget.
 if [[ -f $cli ]]; then
+  stage "Training steps of the ensemble on synthetic data (cuda, batch 64)"
+  run_for "${lim[ensemble]}" "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --model ensemble --mode train --batch 64 --image-size 64 \
+      --warmup 20 --reps 2 --steps-per-rep 5 2>&1 | tail -15
+  echo "exit status: ${PIPESTATUS[0]}"
+
+  stage "attnface throughput, fp32 (batch 256, 64x64, train; 20 warm-up steps)"
+  run_for "${lim[fp32]}" "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --precision fp32 --batch 256 --image-size 64 --model attn,resnet --mode train \
+      "${warm[@]}" --json "$logs/attnface-fp32.json" 2>&1 | tail -12
+  echo "exit status: ${PIPESTATUS[0]}"
+  stage "attnface throughput, tf32 (cuDNN and cuBLAS may use TF32 tensor cores)"
+  ATTNFACE_TF32=1 run_for "${lim[tf32]}" "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --precision tf32 --batch 256 --image-size 64 --model attn,resnet --mode train \
+      "${warm[@]}" --json "$logs/attnface-tf32.json" 2>&1 | tail -12
+  echo "exit status: ${PIPESTATUS[0]}"
+
+  # Last: the least needed stages get what is left of the budget.
   stage "Per-op profile of 2 ResNet training steps (cuda, fp32, batch 256; the profiler waits for each op)"
-  run_for 45 "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --precision fp32 --batch 256 --image-size 64 --model resnet --mode train \
-      --warmup 2 --reps 1 --steps-per-rep 2 --profile --profile-dir "$scratch/profile" >/dev/null 2>&1
+  run_for "${lim[profile]}" "$java" "${jflags[@]}" -jar "$cli" bench --device cuda --precision fp32 --batch 256 --image-size 64 --model resnet --mode train \
+      --warmup 5 --reps 1 --steps-per-rep 2 --profile --profile-dir "$scratch/profile" >/dev/null 2>&1
   echo "exit status: $?"
   for f in "$scratch"/profile/*/profile.txt; do [[ -f $f ]] && { echo "$f"; head -45 "$f"; }; done
 fi
 if [[ -f dist/benchmarks.jar ]]; then
   stage "JMH kernels on the GPU (BackendOpsBenchmark, -p device=cuda; short iterations)"
-  run_for 45 "$java" "${jflags[@]}" -jar dist/benchmarks.jar BackendOps -p device=cuda \
+  run_for "${lim[jmh]}" "$java" "${jflags[@]}" -jar dist/benchmarks.jar BackendOps -p device=cuda \
       -p op=gemm-1024,conv-l1-fwd,conv-l1-bwd-filter,conv-attn-fwd,grid-sample-fwd,grid-sample-bwd,batch-norm-train,sgd-step-11m \
       -wi 1 -i 2 -w 300ms -r 300ms > "$scratch/jmh.log" 2>&1
   echo "exit status: $?"

@@ -10,10 +10,11 @@ cd "$root"
 export JAVA_HOME=${JAVA_HOME:-/usr/lib/jvm/temurin-25-jdk-amd64}
 m2=${M2_REPO:-$HOME/.m2/repository}
 
-echo "make-dist: building (./mvnw -o package -DskipTests; nvcc $(command -v nvcc >/dev/null && echo found || echo MISSING: the CUDA kernels will not be compiled))"
-if ! ./mvnw -q -o install -DskipTests; then
+echo "make-dist: building (./mvnw -o package -DskipTests; nvcc $(command -v nvcc >/dev/null && echo found || echo "MISSING: no fatbins, the CUDA backend compiles the kernels with NVRTC at start-up"))"
+# package, not install: a reactor build needs nothing in ~/.m2 from this project (shared with other builds).
+if ! ./mvnw -q -o package -DskipTests; then
   echo "make-dist: the full build failed; building kernels and engine only (no attnface CLI in dist)" >&2
-  ./mvnw -q -o install -DskipTests -pl kernels,engine
+  ./mvnw -q -o package -DskipTests -pl kernels,engine
 fi
 
 rm -rf dist
@@ -21,7 +22,7 @@ mkdir -p dist/lib
 v=0.1.0-SNAPSHOT
 cp engine/target/attnface-engine-$v.jar engine/target/attnface-engine-$v-tests.jar kernels/target/attnface-kernels-$v.jar dist/lib/
 if ! unzip -l kernels/target/attnface-kernels-$v.jar | grep -q '\.fatbin'; then
-  echo "make-dist: WARNING: kernels jar holds no fatbin (nvcc missing at build time): CUDA will not start" >&2
+  echo "make-dist: WARNING: kernels jar holds no fatbin (nvcc missing at build time): CUDA needs NVRTC on the GPU machine" >&2
 fi
 jcuda=$m2/org/jcuda/jcuda/12.6.0/jcuda-12.6.0.jar
 natives=$m2/org/jcuda/jcuda-natives/12.6.0/jcuda-natives-12.6.0-linux-x86_64.jar
@@ -62,7 +63,7 @@ total=$(du -sm dist | cut -f1)
 tree=$(git ls-files -co --exclude-standard -z | xargs -0 du -cm 2>/dev/null | tail -1 | cut -f1)
 echo "make-dist: dist/ is ${total} MiB; the working tree that travels with it is about ${tree} MiB (limit 64 MiB together)"
 cat <<'MSG'
-On a session with a GPU, run (one call, about 8 minutes):
+On a session with a GPU, run (one call, at most 7.5 minutes):
   run(command: "bash bench/gpu-check.sh", carry: ["dist"], timeout_s: 590)
 The logs and gpu-check-summary.txt come back under $OUT.
 MSG

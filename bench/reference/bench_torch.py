@@ -38,6 +38,8 @@ def parse_args(argv=None):
     p.add_argument("--model", default="attn,resnet,ensemble", help="comma-separated: attn, resnet, ensemble")
     p.add_argument("--batch", type=int_list, default=[64])
     p.add_argument("--image-size", type=int_list, default=[64])
+    p.add_argument("--resnet-width", type=int, default=64, help="channels of the ResNet's first stage (attnface's --resnet-width)")
+    p.add_argument("--attn-width", type=int, default=10, help="channels of the attn trunk (attnface's --attn-width)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--precision", default="fp32", choices=["fp32", "tf32"],
                    help="tf32: TF32 tensor-core matmuls and convolutions (CUDA only)")
@@ -46,6 +48,8 @@ def parse_args(argv=None):
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--steps-per-rep", type=int, default=5)
     p.add_argument("--threads", type=int, default=0, help="torch.set_num_threads (0: all cores)")
+    p.add_argument("--latency", type=int, default=0,
+                   help="instead of throughput: time this many single-image predictions (batch 1) one by one; p50, p99, mean in ms")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--json", help="write the results to this file")
     return p.parse_args(argv)
@@ -70,7 +74,7 @@ def sync(device):
 def run_one(arch, mode, batch, size, args):
     torch.manual_seed(args.seed)
     device = args.device
-    model = models.create(arch, size).to(device)
+    model = models.create(arch, size, width=args.resnet_width, attn_width=args.attn_width).to(device)
     g = torch.Generator().manual_seed(args.seed)
     x = torch.randn(batch, 3, size, size, generator=g).to(device)
     gender = torch.randint(0, 2, (batch,), generator=g).to(device)
@@ -109,6 +113,31 @@ def run_one(arch, mode, batch, size, args):
     }
 
 
+def latency_summary(ms):
+    """p50 and p99 by nearest rank (the value at or below which that share of the runs fall), mean and min, in ms."""
+    s = sorted(ms)
+
+    def rank(q):
+        return s[max(0, min(len(s) - 1, -(-q * len(s) // 100) - 1))]
+
+    return {"runs": len(s), "p50": rank(50), "p99": rank(99), "mean": statistics.fmean(s), "min": s[0]}
+
+
+def run_latency(arch, size, args):
+    """Milliseconds of each of args.latency batch-1 predictions (eval, no_grad), after max(20, latency / 10) untimed ones."""
+    torch.manual_seed(args.seed)
+    model = models.create(arch, size, width=args.resnet_width, attn_width=args.attn_width).to(args.device).eval()
+    x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(args.seed)).to(args.device)
+    ms = []
+    for i in range(max(20, args.latency // 10) + args.latency):
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            models.predict(model, model(x))
+        sync(args.device)
+        ms.append(1000 * (time.perf_counter() - t0))
+    return {"model": arch, "imageSize": size, "batch": 1, "latencyMs": latency_summary(ms[-args.latency:])}
+
+
 def main(argv=None):
     args = parse_args(argv)
     if args.device == "cuda":
@@ -128,9 +157,18 @@ def main(argv=None):
         if m not in ("train", "infer"):
             raise SystemExit(f"bench_torch.py: unknown mode '{m}' (train, infer)")
     device_name = torch.cuda.get_device_name(0) if args.device == "cuda" else cpu_model()
-    results = []
+    results, lat = [], []
     print(f"pytorch {torch.__version__} on {args.device} ({device_name}), {torch.get_num_threads()} threads, {args.precision}")
-    print(f"{'model':9s} {'mode':6s} {'batch':>5s} {'size':>5s} {'img/s median':>13s} {'min':>9s} {'max':>9s}")
+    for arch in archs if args.latency > 0 else []:
+        for size in args.image_size:
+            lat.append(run_latency(arch, size, args))
+            m = lat[-1]["latencyMs"]
+            print(f"{arch:9s} latency batch 1 {size:4d}x{size}: p50 {m['p50']:.3f} ms, p99 {m['p99']:.3f} ms, "
+                  f"mean {m['mean']:.3f} ms over {m['runs']} runs", flush=True)
+    if args.latency > 0:
+        archs = []
+    if archs:
+        print(f"{'model':9s} {'mode':6s} {'batch':>5s} {'size':>5s} {'img/s median':>13s} {'min':>9s} {'max':>9s}")
     for arch in archs:
         for size in args.image_size:
             for batch in args.batch:
@@ -146,6 +184,8 @@ def main(argv=None):
         "input": "one batch of standard-normal images and random labels, reused every step",
         "results": results,
     }
+    if lat:
+        report["latency"] = lat
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)

@@ -1,7 +1,17 @@
 // Shared helpers of the attnface kernels: the counter-based random numbers of
 // org.attnface.engine.backend.Rng (bit-identical), launch geometry, block reductions.
 #pragma once
+#ifdef __CUDACC_RTC__
+// NVRTC (the start-up compile for old drivers) has no system headers: the fixed-width types we use.
+typedef unsigned long long uint64_t;
+typedef unsigned int uint32_t;
+typedef long long int64_t;
+typedef int int32_t;
+#define INFINITY __int_as_float(0x7f800000)
+#define NAN __int_as_float(0x7fc00000)
+#else
 #include <stdint.h>
+#endif
 
 // SplitMix64 finaliser over a Weyl sequence: the same 64-bit arithmetic as Rng.mix
 // (Java's >>> is the unsigned shift here, multiplications wrap mod 2^64 in both).

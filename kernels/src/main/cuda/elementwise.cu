@@ -88,20 +88,42 @@ extern "C" __global__ void relu_bwd(const float* y, const float* dy, float* dx, 
     FOR_EACH(i, n) dx[i] = y[i] > 0.f ? dy[i] : 0.f;
 }
 
-// One block: out[0] = sum(x), double accumulators (the CPU sums in double too). Launched with
-// 1024 threads: the bound keeps ptxas at <= 64 registers so that launch cannot run out of them.
-extern "C" __global__ void __launch_bounds__(1024) sum_all(const float* x, float* out, long long n) {
+// Grid-wide reductions in two stages (Reductions.java): each of a few blocks per SM reduces a
+// grid-strided share of x into one double partial; one block then adds the partials in a fixed
+// order, so the result depends only on the grid size (fixed per GPU) and is deterministic.
+// Double accumulators, as the CPU sums in double. Stage 1 reads x once: memory-bound at full
+// bandwidth, where the former single block reached about 1/100 of it (11 M floats: ~44 MB).
+template <int MODE>  // 0: sum, 1: sum of squares, 2: count of NaN/Inf
+__device__ __forceinline__ void reduce_partials(const float* x, long long n, double* partial) {
     double s = 0;
-    for (long long i = threadIdx.x; i < n; i += blockDim.x) s += x[i];
+    FOR_EACH(i, n) {
+        float v = x[i];
+        s += MODE == 0 ? (double)v : MODE == 1 ? (double)v * v : (isfinite(v) ? 0.0 : 1.0);
+    }
     double t = block_sum(s);
-    if (threadIdx.x == 0) out[0] = (float)t;
+    if (threadIdx.x == 0) partial[blockIdx.x] = t;
 }
 
-extern "C" __global__ void __launch_bounds__(1024) count_nonfinite(const float* x, float* out, long long n) {
-    long long c = 0;
-    for (long long i = threadIdx.x; i < n; i += blockDim.x) c += isfinite(x[i]) ? 0 : 1;
-    long long t = block_sum(c);
-    if (threadIdx.x == 0) out[0] = (float)t;
+extern "C" __global__ void sum_partials(const float* x, long long n, double* partial) { reduce_partials<0>(x, n, partial); }
+extern "C" __global__ void sum_squares_partials(const float* x, long long n, double* partial) { reduce_partials<1>(x, n, partial); }
+extern "C" __global__ void nonfinite_partials(const float* x, long long n, double* partial) { reduce_partials<2>(x, n, partial); }
+
+// Stage 2, one block: out[0] = the sum of the partials. With clip (max_norm > 0) the partials are
+// squares: out[0] = the L2 norm and out[1] = max_norm / norm when the norm exceeds max_norm, else 1
+// (the factor scale_by_scalar applies, so clipping never waits for the host).
+extern "C" __global__ void __launch_bounds__(1024) reduce_finalize(const double* partial, int parts, float max_norm, float* out) {
+    double s = 0;
+    for (int i = threadIdx.x; i < parts; i += blockDim.x) s += partial[i];
+    double t = block_sum(s);
+    if (threadIdx.x == 0) {
+        if (max_norm > 0) {
+            double norm = sqrt(t);
+            out[0] = (float)norm;
+            out[1] = norm > max_norm ? (float)(max_norm / norm) : 1.f;
+        } else {
+            out[0] = (float)t;
+        }
+    }
 }
 
 extern "C" __global__ void copy2d(const float* src, int srcStride, int srcCol, float* dst, int dstStride, int dstCol,

@@ -151,6 +151,32 @@ static void testCe(int n, int c) {
         wl += std::log(s) - x[i * c + (int)lab[i]]; for (int j = 0; j < c; j++) wdx[i * c + j] = (std::exp(x[i * c + j]) / s - (j == lab[i])) * 0.7 / n; }
     check("cross_entropy loss", {(float)(wl / n)}, loss); check("cross_entropy_bwd", wdx, dx);
 }
+// The two-stage grid reductions: partials over a grid-strided share, then the fixed-order finalize;
+// against a double loop (sum, sum of squares with the clip factor, count of NaN/Inf planted at
+// random places), for grids of 1, 7 and more blocks than elements.
+static void testReductions(long n, unsigned blocks) {
+    auto x = randv(n);
+    int planted = 0;
+    for (long i = 0; i < n; i += 1 + (long)(std::fabs(rnd()) * 97)) { x[i] = planted % 2 ? NAN : INFINITY; planted++; }
+    std::vector<double> part(blocks);
+    std::vector<float> out(2);
+    double want = 0, wantSq = 0;
+    for (float v : x) if (std::isfinite(v)) { want += v; wantSq += (double)v * v; }
+    run(blocks, 256, true, [&] { nonfinite_partials(x.data(), n, part.data()); });
+    run(1, 256, true, [&] { reduce_finalize(part.data(), blocks, 0.f, out.data()); });
+    check("nonfinite count", {(float)planted}, {out[0]}, 0);
+    for (long i = 0; i < n; i++) if (!std::isfinite(x[i])) x[i] = 0;
+    run(blocks, 256, true, [&] { sum_partials(x.data(), n, part.data()); });
+    run(1, 256, true, [&] { reduce_finalize(part.data(), blocks, 0.f, out.data()); });
+    check("sum (two stages)", {(float)want}, {out[0]}, 1e-6);
+    float maxNorm = (float)std::sqrt(wantSq) / 3;  // clips by 1/3
+    run(blocks, 256, true, [&] { sum_squares_partials(x.data(), n, part.data()); });
+    run(1, 256, true, [&] { reduce_finalize(part.data(), blocks, maxNorm, out.data()); });
+    check("L2 norm and clip factor", {(float)std::sqrt(wantSq), (float)(maxNorm / std::sqrt(wantSq))}, out, 1e-6);
+    run(1, 256, true, [&] { reduce_finalize(part.data(), blocks, 2 * (float)std::sqrt(wantSq), out.data()); });
+    check("no clip below the maximum", {1.f}, {out[1]}, 0);
+}
+
 int main() {
     testBinary({5, 13}, {13}, {5, 13}); testBinary({2, 3, 4, 5}, {3, 1, 5}, {2, 3, 4, 5}); testBinary({4, 1}, {1, 6}, {4, 6});
     testBinary({1, 3, 1, 1}, {2, 3, 5, 5}, {2, 3, 5, 5}); testBinary({1}, {3, 7}, {3, 7});
@@ -160,6 +186,7 @@ int main() {
     testBn(3, 5, 24); testBn(6, 5, 1); testBn(2, 3, 1);
     testSampler(2, 3, 9, 7, 5, 6); testSampler(1, 5, 4, 3, 12, 9);
     testCe(7, 8); testCe(300, 2);
+    testReductions(1000, 1); testReductions(12345, 7); testReductions(5, 9);
     printf("%s (%d failures)\n", fails ? "FAILED" : "all passed", fails);
     return fails != 0;
 }

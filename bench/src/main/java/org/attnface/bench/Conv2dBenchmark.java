@@ -38,10 +38,11 @@ import org.openjdk.jmh.annotations.Warmup;
 public class Conv2dBenchmark {
     /**
      * Layer name: stem = 3->64 7x7/2 pad 3 on 64x64; l1..l4 = 3x3/1 pad 1 at 64 ch 16x16,
-     * 128 ch 8x8, 256 ch 4x4, 512 ch 2x2; proj = 64->128 1x1/2 on 16x16; attn = Attn-CNN
-     * 10->10 3x3 unpadded on 60x60.
+     * 128 ch 8x8, 256 ch 4x4, 512 ch 2x2; l1x128..l4x128 = the same stages at 128x128 input (32x32 to
+     * 4x4 maps); proj = 64->128 1x1/2 on 16x16; attn = Attn-CNN 10->10 3x3 unpadded on 60x60.
+     * The stride-1 3x3 layers run Winograd (l1-l3, l1x128-l4x128) or SmallMapConv (l4).
      */
-    @Param({"stem", "l1", "l2", "l3", "l4", "proj", "attn"})
+    @Param({"stem", "l1", "l2", "l3", "l4", "l1x128", "l2x128", "l3x128", "l4x128", "proj", "attn"})
     public String layer;
 
     @Param({"64"})
@@ -56,7 +57,7 @@ public class Conv2dBenchmark {
     private Tensor x, w, y, dx, dw;
 
     /** Every layer {@link #shape} knows. */
-    static final String[] LAYERS = {"stem", "l1", "l2", "l3", "l4", "proj", "attn", "attn16", "attn16in", "stem128"};
+    static final String[] LAYERS = {"stem", "l1", "l2", "l3", "l4", "l1x128", "l2x128", "l3x128", "l4x128", "proj", "attn", "attn16", "attn16in", "stem128"};
 
     static ConvShape shape(String layer, int n) {
         return switch (layer) {
@@ -65,6 +66,10 @@ public class Conv2dBenchmark {
             case "l2" -> new ConvShape(n, 128, 8, 8, 128, 3, 3, 1, 1);
             case "l3" -> new ConvShape(n, 256, 4, 4, 256, 3, 3, 1, 1);
             case "l4" -> new ConvShape(n, 512, 2, 2, 512, 3, 3, 1, 1);
+            case "l1x128" -> new ConvShape(n, 64, 32, 32, 64, 3, 3, 1, 1);
+            case "l2x128" -> new ConvShape(n, 128, 16, 16, 128, 3, 3, 1, 1);
+            case "l3x128" -> new ConvShape(n, 256, 8, 8, 256, 3, 3, 1, 1);
+            case "l4x128" -> new ConvShape(n, 512, 4, 4, 512, 3, 3, 1, 1);
             case "proj" -> new ConvShape(n, 64, 16, 16, 128, 1, 1, 2, 0);
             case "attn" -> new ConvShape(n, 10, 60, 60, 10, 3, 3, 1, 0);
             // The sixth and seventh ensemble runs at 128x128: the attn trunk at width 16, its first layer, the half-width ResNet's stem.

@@ -17,6 +17,7 @@ public final class Autograd {
 
     private static final ThreadLocal<int[]> NO_GRAD_DEPTH = ThreadLocal.withInitial(() -> new int[1]);
     private static volatile boolean anomalyDetection;
+    private static final ThreadLocal<java.util.function.Consumer<Tensor>> GRADIENT_READY = new ThreadLocal<>();
 
     /** A scope in which ops record nothing (evaluation, optimiser updates): {@code try (var ng = Autograd.noGrad()) {...}}. */
     public static NoGrad noGrad() {
@@ -38,6 +39,18 @@ public final class Autograd {
     }
 
     public static boolean isRecording() { return NO_GRAD_DEPTH.get()[0] == 0; }
+
+    /**
+     * A scope in which {@link #backward} calls {@code hook} with each leaf (parameter) as soon as
+     * its gradient is final: the leaf's turn in the reverse topological order comes after every op
+     * that uses it. Data-parallel training starts a gradient bucket's all-reduce from here, while
+     * the rest of the backward pass still runs (PyTorch DDP's autograd hooks).
+     */
+    public static AutoCloseable onGradientReady(java.util.function.Consumer<Tensor> hook) {
+        java.util.function.Consumer<Tensor> before = GRADIENT_READY.get();
+        GRADIENT_READY.set(hook);
+        return () -> GRADIENT_READY.set(before);
+    }
 
     /**
      * When on, every op's output and every gradient is checked for NaN/Inf as it is made,
@@ -76,9 +89,11 @@ public final class Autograd {
     public static void backward(Tensor root, Tensor seed) {
         List<Tensor> order = topologicalOrder(root);
         root.accumulateGrad(seed);
+        java.util.function.Consumer<Tensor> ready = GRADIENT_READY.get();
         for (int i = order.size() - 1; i >= 0; i--) {
             Tensor t = order.get(i);
             GradFn fn = t.gradFn();
+            if (fn == null && ready != null) ready.accept(t);
             Tensor g = t.grad();
             if (fn == null || g == null) continue;
             fn.backward().apply(g);

@@ -261,6 +261,20 @@ public final class Tensor implements View {
 
     public Tensor grad() { return grad; }
 
+    /**
+     * A leaf's gradient buffer (a parameter's slice of the optimiser's flat buffer; created
+     * zeroed on first use otherwise), for ops that add their gradient into it directly (GEMM or
+     * cuDNN with beta = 1); null for an op's output, which takes {@link #accumulateGrad}.
+     */
+    public Tensor leafGrad() {
+        if (gradFn != null) return null;
+        if (grad == null) {
+            grad = emptyPersistent(device(), shape);
+            grad.backend().fill(grad, 0f);
+        }
+        return grad;
+    }
+
     public GradFn gradFn() { return gradFn; }
 
     public boolean isLeaf() { return gradFn == null; }

@@ -112,6 +112,13 @@ public interface Backend {
     /** dw = correlation of x with dy (overwrites dw). */
     void conv2dBackwardFilter(ConvShape g, View x, View dy, View dw);
 
+    /**
+     * dw += correlation of x with dy, straight into a parameter's slice of the flat gradient
+     * buffer (cuDNN's beta = 1, no temporary and no add). Returns false where a backend has no
+     * such form; the caller then computes into a temporary and accumulates it.
+     */
+    default boolean conv2dBackwardFilterAccumulate(ConvShape g, View x, View dy, View dw) { return false; }
+
     /** db[k] = sum over n,p,q of dy. */
     void conv2dBackwardBias(ConvShape g, View dy, View db);
 
@@ -215,8 +222,17 @@ public interface Backend {
 
     // ---- data preparation -----------------------------------------------------------------
 
-    /** Keeps uint8 HWC RGB images on this device (the whole data set when it fits). */
-    ImageStore uploadImages(byte[] hwc, int count, int height, int width);
+    /**
+     * Keeps uint8 HWC RGB images on this device (the whole data set when it fits). {@code hwc} may
+     * be a file mapped into memory: the CPU backend reads it in place, so the processes of a
+     * multi-rank job on one machine share one copy of the data set (the page cache's).
+     */
+    ImageStore uploadImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width);
+
+    /** {@link #uploadImages(java.lang.foreign.MemorySegment, int, int, int)} of a Java array. */
+    default ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
+        return uploadImages(java.lang.foreign.MemorySegment.ofArray(hwc), count, height, width);
+    }
 
     /**
      * Builds a normalised float NCHW batch out[b] from images[index[b]]: crop to out's size

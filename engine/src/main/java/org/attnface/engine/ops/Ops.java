@@ -205,9 +205,14 @@ public final class Ops {
                 a.accumulateGrad(ga);
             }
             if (b.requiresGrad()) {
-                Tensor gb = Tensor.emptyLike(b);
-                g.backend().gemm(true, false, k, n, m, 1f, a, g, 0f, gb);
-                b.accumulateGrad(gb);
+                Tensor into = b.leafGrad();  // beta = 1: straight into the flat gradient buffer
+                if (into != null) {
+                    g.backend().gemm(true, false, k, n, m, 1f, a, g, 1f, into);
+                } else {
+                    Tensor gb = Tensor.emptyLike(b);
+                    g.backend().gemm(true, false, k, n, m, 1f, a, g, 0f, gb);
+                    b.accumulateGrad(gb);
+                }
             }
         }, a, b);
         return c;
@@ -233,9 +238,14 @@ public final class Ops {
                 x.accumulateGrad(gx);
             }
             if (w.requiresGrad()) {
-                Tensor gw = Tensor.emptyLike(w);
-                g.backend().gemm(true, false, outF, in, n, 1f, g, x, 0f, gw);
-                w.accumulateGrad(gw);
+                Tensor into = w.leafGrad();  // beta = 1: straight into the flat gradient buffer
+                if (into != null) {
+                    g.backend().gemm(true, false, outF, in, n, 1f, g, x, 1f, into);
+                } else {
+                    Tensor gw = Tensor.emptyLike(w);
+                    g.backend().gemm(true, false, outF, in, n, 1f, g, x, 0f, gw);
+                    w.accumulateGrad(gw);
+                }
             }
             if (bias != null && bias.requiresGrad()) {
                 Tensor gb = Tensor.emptyLike(bias);
@@ -267,9 +277,12 @@ public final class Ops {
                 x.accumulateGrad(gx);
             }
             if (w.requiresGrad()) {
-                Tensor gw = Tensor.emptyLike(w);
-                be.conv2dBackwardFilter(cs, x, g, gw);
-                w.accumulateGrad(gw);
+                Tensor into = w.leafGrad();
+                if (into == null || !be.conv2dBackwardFilterAccumulate(cs, x, g, into)) {
+                    Tensor gw = Tensor.emptyLike(w);
+                    be.conv2dBackwardFilter(cs, x, g, gw);
+                    w.accumulateGrad(gw);
+                }
             }
             if (bias != null && bias.requiresGrad()) {
                 Tensor gb = Tensor.emptyLike(bias);

@@ -109,7 +109,8 @@ public final class ProfileReport {
         }
         for (Map.Entry<Long, Integer> t : tids.entrySet()) {
             b.append(",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":1,\"tid\":").append(t.getValue())
-                    .append(",\"args\":{\"name\":\"thread ").append(t.getKey()).append("\"}}");
+                    .append(",\"args\":{\"name\":\"").append(t.getKey() == Profiler.COMMUNICATION_LANE ? "communication" : "thread " + t.getKey())
+                    .append("\"}}");
         }
         b.append("\n]}\n");
         return b.toString();

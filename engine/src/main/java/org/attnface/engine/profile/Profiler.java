@@ -101,12 +101,39 @@ public final class Profiler {
     public static Profiler install(Device device, OpClock clock) {
         Profiler[] made = new Profiler[1];
         Backends.wrap(device, raw -> (made[0] = new Profiler(device, raw, clock)).backend());
+        INSTALLED.put(device, made[0]);
         return made[0];
     }
 
     /** Removes the profiler (all wrappers) from its device. */
     public void uninstall() {
         Backends.wrap(device, null);
+        INSTALLED.remove(device, this);
+    }
+
+    // ---- communication (engine.dist): not backend primitives, timed by the caller ------------------
+
+    private static final Map<Device, Profiler> INSTALLED = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** The trace lane of communication regions: its own row in chrome://tracing, beside the compute threads. */
+    static final long COMMUNICATION_LANE = -1;
+
+    private static final AutoCloseable NOTHING = () -> {};
+
+    /**
+     * A timed communication region ("mpi.iallreduce", "mpi.wait", ...) on the profiler installed
+     * on {@code device}, if any: a row of the table and a span on the "communication" lane of the
+     * trace. Costs a map lookup when no profiler is installed.
+     */
+    public static AutoCloseable communication(Device device, String op, double bytes, String detail) {
+        Profiler p = INSTALLED.get(device);
+        if (p == null || !p.recording) return NOTHING;
+        long start = p.clock.mark();
+        return () -> {
+            if (!p.recording) return;
+            Event e = new Event(op, new Object[] {bytes, detail}, start, p.clock.mark(), COMMUNICATION_LANE);
+            synchronized (p.events) { p.events.add(e); }
+        };
     }
 
     /** The timing backend: the wrapped one's primitives, each recorded. */
@@ -155,6 +182,9 @@ public final class Profiler {
             Map.entry("augmentImages", bytes(a -> 5.0 * ((View) a[4]).numel())));
 
     /** Methods that pass through untimed: memory management and queries. */
+    /** A communication region's arguments: {bytes, detail}. */
+    private static final Rule COMMUNICATION = new Rule(null, a -> (Double) a[0], a -> new Object[] {a[1]}, false);
+
     private static final Set<String> UNTIMED = Set.of("allocate", "release", "synchronize", "describe");
 
     private final class Timing implements InvocationHandler {
@@ -235,7 +265,7 @@ public final class Profiler {
             long sum = 0;
             for (Event e : step) {
                 long duration = clock.nanosBetween(e.start, e.stop);
-                Rule rule = RULES.get(e.method);
+                Rule rule = e.thread == COMMUNICATION_LANE ? COMMUNICATION : RULES.get(e.method);
                 Object[] a = e.args;
                 String op = a != null && a.length > 0 && a[0] instanceof Enum<?> kind ? e.method + " " + kind.name() : e.method;
                 double flops = rule != null && rule.flops() != null ? rule.flops().applyAsDouble(a) : 0;

@@ -14,6 +14,8 @@ import java.util.concurrent.Callable;
 import org.attnface.engine.Device;
 import org.attnface.engine.Backends;
 import org.attnface.engine.backend.cuda.CudaBackend;
+import org.attnface.engine.dist.GradientReducer;
+import org.attnface.engine.dist.World;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
 import org.attnface.model.Arch;
@@ -89,6 +91,10 @@ public final class BenchCommand implements Callable<Integer> {
 
     @Mixin SeedOption seed;
 
+    @Option(names = "--latency", paramLabel = "N", defaultValue = "0", description = "instead of throughput: time N single-image"
+            + " predictions (batch 1) one by one per model and size, print p50, p99 and mean ms (as bench_torch.py/bench_ort.py --latency)")
+    int latency;
+
     @Option(names = "--json", description = "also write the results as JSON to this file")
     Path json;
 
@@ -103,33 +109,51 @@ public final class BenchCommand implements Callable<Integer> {
     public Integer call() throws Exception {
         Device dev = checkOptions();
         if (dev == Device.CPU) deterministic.apply(dev, System.err);   // the note; on CUDA checkOptions applied it
-        if (threads.value() != null) Backends.setCpuThreads(threads.value());
-        PrintWriter out = spec.commandLine().getOut();
+        World world = World.get();
+        int threadCount = threads.orDefault();   // under mpirun: this machine's cores / its ranks
+        if (threadCount > 0) Backends.setCpuThreads(threadCount);
+        // Under mpirun rank 0 prints for the job; every rank runs every step (the all-reduce is collective).
+        PrintWriter out = world.isRoot() ? spec.commandLine().getOut() : new PrintWriter(java.io.OutputStream.nullOutputStream());
+        List<Map<String, Object>> rankRows = new ArrayList<>();
         String backend = Backends.of(dev).describe();
         out.printf("attnface bench on %s (%s), %s, warm-up %d, %d reps x %d steps%n",
                 backend, machine(dev), precision, warmup, reps, stepsPerRep);
         out.println("input: one batch of standard-normal images and random labels, reused every step; ResNet-" + resnetDepth + ", width " + resnetWidth
                 + "; attn trunk width " + attnWidth);
-        out.println(header());
+        if (world.distributed())
+            out.printf(Locale.ROOT, "%d ranks, %d CPU threads each: --batch is the global batch, split over the ranks; img/s below is the job's "
+                    + "(global batch / the slowest rank's step), per-rank lines follow each row%n", world.size(), Backends.cpuThreads());
+        if (latency == 0) out.println(header());
         out.flush();
         List<BenchResult> results = new ArrayList<>();
-        for (String model : models) {
-            Arch arch = Arch.parse(model);
+        List<Latency> latencies = new ArrayList<>();
+        for (String model : latency > 0 ? models : List.<String>of()) {
             for (int size : imageSizes) {
-                ModelConfig d = ModelConfig.defaults(arch, size);
-                ModelConfig config = new ModelConfig(arch, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
-                        d.detachGender(), d.dropout());
+                latencies.add(Latency.measure(config(model, size), dev, seed.value(), latency));
+                out.println(latencies.getLast().line());
+                out.flush();
+            }
+        }
+        for (String model : latency > 0 ? List.<String>of() : models) {
+            for (int size : imageSizes) {
+                ModelConfig config = config(model, size);
                 double gflop = Throughput.forwardGflopPerImage(config, dev, seed.value());
                 for (int batch : batches) {
                     for (String mode : modes) {
-                        Throughput t = new Throughput(config, mode, batch, dev, seed.value());
-                        BenchResult r = new BenchResult(model, mode, batch, size, precision, warmup, reps, stepsPerRep,
-                                t.measure(warmup, reps, stepsPerRep), gflop);
+                        int local = (int) ((long) (world.rank() + 1) * batch / world.size() - (long) world.rank() * batch / world.size());
+                        if (local < 1) throw bad("--batch " + batch + " gives rank " + world.rank() + " of " + world.size() + " no images");
+                        Throughput t = new Throughput(config, mode, local, dev, seed.value()).distributed(world, batch);
+                        double[] rates = t.measure(warmup, reps, stepsPerRep);
+                        StringBuilder perRank = new StringBuilder();
+                        if (world.distributed()) rates = jobRates(world, t, local, batch, rates, model, mode, size, perRank, rankRows);
+                        BenchResult r = new BenchResult(model, mode, batch, size, precision, warmup, reps, stepsPerRep, rates, gflop);
                         results.add(r);
                         out.println(row(r));
+                        out.print(perRank);
                         out.flush();
                         if (profile) {
-                            out.print(t.profile(3, profileDir.resolve(model + "-" + mode + "-b" + batch + "-s" + size)));
+                            Path dir = profileDir.resolve(model + "-" + mode + "-b" + batch + "-s" + size + (world.rank() > 0 ? "-rank" + world.rank() : ""));
+                            out.print(t.profile(3, dir));
                             out.println();
                             out.println(header());
                             out.flush();
@@ -138,12 +162,80 @@ public final class BenchCommand implements Callable<Integer> {
                 }
             }
         }
-        if (json != null) {
-            AtomicFile.writeString(json, Json.write(report(dev, backend, results)) + "\n");
+        // The whole process: the models, their activations and gradients, the JVM; what a machine needs free to run this.
+        out.printf(Locale.ROOT, "peak resident memory (VmHWM): %d MiB; Java heap limit %d MiB; GC: %s%n",
+                PeakMemory.residentMiB(), PeakMemory.maxHeapMiB(), PeakMemory.gcSummary());
+        if (json != null && world.isRoot()) {
+            Map<String, Object> report = report(dev, backend, results);
+            if (world.distributed()) {
+                report.put("ranks", world.size());
+                report.put("perRank", rankRows);
+            }
+            if (!latencies.isEmpty()) report.put("latency", latencies.stream().map(Latency::toJson).toList());
+            AtomicFile.writeString(json, Json.write(report) + "\n");
             out.println("results written to " + json);
         }
         out.flush();
         return 0;
+    }
+
+    /**
+     * The job's images/s per repetition (training: global batch over the slowest rank's step
+     * time; inference: the ranks' sum), and into {@code out} one line per rank: its share,
+     * images/s, and the all-reduce time per step, all of it and the part spent waiting after
+     * backward (what the overlap did not hide).
+     */
+    private static double[] jobRates(World world, Throughput t, int local, int batch, double[] rates, String model, String mode, int size,
+                                     StringBuilder out, List<Map<String, Object>> rankRows) {
+        int n = world.size(), k = rates.length, width = 4 + k;
+        double[] all = new double[n * width];
+        GradientReducer.Stats st = t.reducer() == null ? null : t.reducer().stats();
+        all[world.rank() * width] = local;
+        all[world.rank() * width + 1] = st == null ? 0 : st.commMsPerStep();
+        all[world.rank() * width + 2] = st == null ? 0 : st.waitMsPerStep();
+        all[world.rank() * width + 3] = st == null ? 0 : st.bytesPerStep();
+        for (int i = 0; i < k; i++) all[world.rank() * width + 4 + i] = rates[i];
+        world.sum(all, "the bench results");
+        double[] job = new double[k];
+        for (int i = 0; i < k; i++) {
+            double slowest = 0;
+            for (int r = 0; r < n; r++) slowest = Math.max(slowest, all[r * width] / all[r * width + 4 + i]);
+            job[i] = mode.equals("train") ? batch / slowest : sumOver(all, n, width, 4 + i);
+        }
+        for (int r = 0; r < n; r++) {
+            double[] mine = java.util.Arrays.copyOfRange(all, r * width + 4, r * width + 4 + k);
+            java.util.Arrays.sort(mine);
+            double median = mine[k / 2];
+            out.append(String.format(Locale.ROOT, "  rank %d: %d images/step, %.1f img/s median%s%n", r, (int) all[r * width], median,
+                    mode.equals("train") ? String.format(Locale.ROOT, ", all-reduce %.2f ms/step of which %.2f ms waiting after backward (%.2f MB)",
+                            all[r * width + 1], all[r * width + 2], all[r * width + 3] / 1e6) : ""));
+            Map<String, Object> row = new LinkedHashMap<>();
+            row.put("model", model);
+            row.put("mode", mode);
+            row.put("imageSize", size);
+            row.put("globalBatch", batch);
+            row.put("rank", r);
+            row.put("batch", (int) all[r * width]);
+            row.put("imagesPerSecondMedian", median);
+            row.put("allreduceMsPerStep", all[r * width + 1]);
+            row.put("waitMsPerStep", all[r * width + 2]);
+            row.put("allreduceBytesPerStep", all[r * width + 3]);
+            rankRows.add(row);
+        }
+        return job;
+    }
+
+    private static double sumOver(double[] all, int n, int width, int col) {
+        double s = 0;
+        for (int r = 0; r < n; r++) s += all[r * width + col];
+        return s;
+    }
+
+    private ModelConfig config(String model, int size) {
+        Arch arch = Arch.parse(model);
+        ModelConfig d = ModelConfig.defaults(arch, size);
+        return new ModelConfig(arch, size, d.buckets(), resnetDepth, resnetWidth, attnWidth, d.attention(), d.feedGender(),
+                d.detachGender(), d.dropout());
     }
 
     private Device checkOptions() {
@@ -169,6 +261,7 @@ public final class BenchCommand implements Callable<Integer> {
         } catch (IllegalArgumentException e) {
             throw bad(e.getMessage());
         }
+        if (latency < 0) throw bad("--latency must be >= 0 runs, got " + latency);
         String p = precision == null ? "fp32" : precision.toLowerCase(Locale.ROOT);
         if (!p.equals("fp32") && !p.equals("tf32"))
             throw bad("unsupported precision '" + precision + "': fp32, or tf32 on CUDA");
@@ -214,6 +307,9 @@ public final class BenchCommand implements Callable<Integer> {
         m.put("resnetWidth", resnetWidth);
         m.put("attnWidth", attnWidth);
         m.put("input", "one batch of standard-normal images and random labels, reused every step");
+        m.put("peakResidentMiB", PeakMemory.residentMiB());
+        m.put("maxHeapMiB", PeakMemory.maxHeapMiB());
+        m.put("gc", PeakMemory.gcSummary());
         List<Object> list = new ArrayList<>();
         for (BenchResult r : results) list.add(r.toJson());
         m.put("results", list);

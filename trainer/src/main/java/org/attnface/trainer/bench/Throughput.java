@@ -9,6 +9,8 @@ import org.attnface.engine.Device;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
 import org.attnface.engine.Backends;
+import org.attnface.engine.dist.GradientReducer;
+import org.attnface.engine.dist.World;
 import org.attnface.engine.optim.Sgd;
 import org.attnface.engine.profile.OpStats;
 import org.attnface.engine.profile.Profiler;
@@ -40,6 +42,9 @@ public final class Throughput {
     private final int batch, imageSize;
     private final Tensor images, genderLabels, ageLabels;
     private final Sgd optimizer;
+    /** Under mpirun: this rank's share of the global batch, its gradients averaged over the ranks during backward. */
+    private GradientReducer reducer;
+    private int globalBatch;
 
     public Throughput(Arch arch, String mode, int batch, int imageSize, Device device, long seed) {
         this(ModelConfig.defaults(arch, imageSize), mode, batch, device, seed);
@@ -80,13 +85,39 @@ public final class Throughput {
         return t;
     }
 
+    /**
+     * Trains as one of the ranks of {@code world}: this batch is the rank's share of
+     * {@code globalBatch}, and each step all-reduces the gradients as training does.
+     */
+    public Throughput distributed(World world, int globalBatch) {
+        if (optimizer != null && world.distributed()) {
+            reducer = new GradientReducer(world, model.parameters(), optimizer.flatGrads());
+            this.globalBatch = globalBatch;
+        }
+        return this;
+    }
+
+    /** The all-reduce, or null in a single process or for inference. */
+    public GradientReducer reducer() { return reducer; }
+
     /** One training or inference step. */
     public void step() {
         if (optimizer != null) {
             try (TensorScope scope = TensorScope.open()) {
                 Losses losses = model.loss(images, genderLabels, ageLabels, LossWeights.BENCHMARK);
                 optimizer.zeroGrad();
-                losses.total().backward();
+                if (reducer == null) {
+                    losses.total().backward();
+                } else {
+                    try (AutoCloseable hook = reducer.beginBackward(batch, globalBatch)) {
+                        losses.total().backward();
+                    } catch (RuntimeException e) {
+                        throw e;
+                    } catch (Exception e) {
+                        throw new IllegalStateException(e);
+                    }
+                    reducer.finish();
+                }
                 optimizer.step();
             }
         } else {
@@ -100,6 +131,7 @@ public final class Throughput {
     public double[] measure(int warmup, int reps, int stepsPerRep) {
         for (int i = 0; i < warmup; i++) step();
         Backends.of(device).synchronize();
+        if (reducer != null) reducer.resetStats();
         double[] rates = new double[reps];
         for (int rep = 0; rep < reps; rep++) {
             long t0 = System.nanoTime();

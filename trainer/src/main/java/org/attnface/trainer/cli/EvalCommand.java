@@ -15,7 +15,6 @@ import org.attnface.model.ensemble.Ensemble;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceFolder;
 import org.attnface.trainer.data.FaceSet;
-import org.attnface.trainer.data.Split;
 import org.attnface.trainer.metrics.AgeRule;
 import org.attnface.trainer.metrics.Evaluation;
 import org.attnface.trainer.metrics.Probabilities;
@@ -84,26 +83,16 @@ public final class EvalCommand implements Callable<Integer> {
         Inference inf = Inference.load(checkpoint, d, expectArch, expectBuckets);
         inf.setAttnWeight(attnWeight);
         Path runDir = checkpoint.toAbsolutePath().getParent();
-        Path splitFile = runDir.resolve("split.json");
-        boolean useSplit = Files.exists(splitFile) && !part.equals("all");
+        boolean useSplit = Files.exists(runDir.resolve("split.json")) && !part.equals("all");
         int dataLimit = useSplit && inf.trainConfig() != null ? inf.trainConfig().limit() : limit;
         FaceSet set = FaceFolder.load(new FaceFolder.Request(data.path(), inf.cacheSize(), dataLimit, cacheDir.dir(), Backends.cpuThreads()), System.out);
-        int[] idx;
-        String title;
-        if (useSplit) {
-            Split s = Split.load(splitFile);
-            idx = switch (part) {
-                case "test" -> Split.indices(set, s.test(), "test");
-                case "val" -> Split.indices(set, s.val(), "validation");
-                case "train" -> Split.indices(set, s.train(), "training");
-                default -> throw new IllegalArgumentException("--split must be test, val, train or all, not '" + part + "'");
-            };
-            title = part + " split of " + runDir.getFileName() + " (" + idx.length + " images)";
-        } else {
-            idx = new int[set.count()];
-            for (int i = 0; i < idx.length; i++) idx[i] = i;
-            title = "all " + idx.length + " images in " + data.path();
+        EvalImages chosen = EvalImages.choose(set, data.path(), runDir, part, inf.trainConfig(), System.out);
+        if (chosen == null) {   // another folder: all of it, at the user's --limit rather than the run's
+            if (dataLimit != limit) set = FaceFolder.load(new FaceFolder.Request(data.path(), inf.cacheSize(), limit, cacheDir.dir(), Backends.cpuThreads()), System.out);
+            chosen = new EvalImages(EvalImages.all(set), "all " + set.count() + " images in " + data.path() + " (none is in the run's split)");
         }
+        int[] idx = chosen.indices();
+        String title = chosen.title();
         if (mirror) title += ", each averaged with its mirror image";
         if (rule != AgeRule.ARGMAX) title += ", age bucket by the " + rule + " rule";
         if (inf.model() instanceof Ensemble && attnWeight != 0.5f) title += String.format(Locale.ROOT, ", attn weight %.2f", attnWeight);

@@ -12,6 +12,7 @@ import javax.imageio.ImageIO;
 import org.attnface.engine.Device;
 import org.attnface.engine.TensorScope;
 import org.attnface.model.Explanation;
+import org.attnface.trainer.data.ImageFiles;
 import org.attnface.trainer.data.Batches;
 import org.attnface.trainer.data.FaceSet;
 import org.attnface.trainer.options.DeviceOption;
@@ -24,9 +25,11 @@ import picocli.CommandLine.Parameters;
 
 @Command(name = "explain", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Writes attention pictures for one face: the spatial transformer's sampling region (attn models),",
-                "activation maps of two layers, and Grad-CAM maps for the predicted gender and age bucket, over the face."})
+                "activation maps of two layers, and Grad-CAM maps for the predicted gender and age bucket, over the face;",
+                "and overview.png, all of them labelled in one picture (a row per network of an ensemble). For a folder of",
+                "faces: one overview per face, FACE.overview.png."})
 public final class ExplainCommand implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "IMAGE", description = "a face crop (any size)")
+    @Parameters(index = "0", paramLabel = "IMAGE_OR_DIR", description = "a face crop (any size) or a folder of them")
     Path image;
 
     @Option(names = "--checkpoint", required = true, description = "a .safetensors checkpoint written by train")
@@ -43,7 +46,10 @@ public final class ExplainCommand implements Callable<Integer> {
     @Override public Integer call() throws Exception {
         Device d = device.open(0, System.err);
         if (d == null) return Main.EXIT_NO_DEVICE;
-        String notAFile = org.attnface.trainer.data.ImageFiles.whyNotAFile(image);
+        if (Files.isDirectory(image) && ImageFiles.namedLikeAnImage(image))
+            throw new IllegalArgumentException(image + " is a folder named like an image: name the image itself, or a folder (one not named like an image) to explain every image in it");
+        if (Files.isDirectory(image)) return ExplainOverview.folder(image, Inference.load(checkpoint, d), d, out, System.out, System.err);
+        String notAFile = ImageFiles.whyNotAFile(image);
         if (notAFile != null) throw new IllegalArgumentException(image + " " + notAFile);
         if (!Files.isRegularFile(image)) throw new java.nio.file.NoSuchFileException(image.toString(), null, "no such image");
         Inference inf = Inference.load(checkpoint, d);
@@ -53,13 +59,14 @@ public final class ExplainCommand implements Callable<Integer> {
         } catch (org.attnface.trainer.data.UnusableImageException e) {
             throw new IllegalArgumentException(image + ": " + e.getMessage(), e);
         }
-        int size = inf.config().imageSize(), cs = inf.cacheSize(), off = (cs - size) / 2;
-        byte[] crop = new byte[size * size * 3];
-        for (int y = 0; y < size; y++) System.arraycopy(one.pixels(), ((y + off) * cs + off) * 3, crop, y * size * 3, size * 3);
+        int size = inf.config().imageSize();
+        byte[] crop = one.centreCrop(0, size);
         BufferedImage face = Overlays.face(crop, size, scale);
         Explanation ex;
+        BufferedImage overview;
         try (Batches b = new Batches(one, d, size, inf.config().buckets()); TensorScope s = TensorScope.open()) {
             ex = inf.model().explain(b.images(new int[] {0}, false, 0));
+            overview = ExplainOverview.draw(inf, b.images(new int[] {0}, false, 0), ex, crop, image);
         }
         Files.createDirectories(out);
         List<String> written = new ArrayList<>();
@@ -70,11 +77,12 @@ public final class ExplainCommand implements Callable<Integer> {
         if (ex.activation2() != null) write(Overlays.heat(face, ex.activation2(), 0.5f), out.resolve("activation2.png"), written);
         if (ex.gradCamGender() != null) write(Overlays.heat(face, ex.gradCamGender(), 0.5f), out.resolve("gradcam_gender.png"), written);
         if (ex.gradCamAge() != null) write(Overlays.heat(face, ex.gradCamAge(), 0.5f), out.resolve("gradcam_age.png"), written);
+        write(overview, out.resolve("overview.png"), written);
         System.out.println("wrote " + String.join(", ", written) + " to " + out);
         return 0;
     }
 
-    private static void write(BufferedImage img, Path file, List<String> written) throws java.io.IOException {
+    static void write(BufferedImage img, Path file, List<String> written) throws java.io.IOException {
         if (!ImageIO.write(img, "png", file.toFile())) throw new java.io.IOException("no PNG writer for " + file);
         written.add(file.getFileName().toString());
     }

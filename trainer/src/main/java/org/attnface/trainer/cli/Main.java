@@ -15,7 +15,7 @@ import picocli.CommandLine.Command;
  * file or option), 2 usage error or no GPU for {@code --device cuda}, 3 training stopped on
  * a NaN/Inf (resumable).
  */
-@Command(name = "attnface", mixinStandardHelpOptions = true, version = "attnface 0.1.0",
+@Command(name = "attnface", mixinStandardHelpOptions = true, versionProvider = VersionInfo.class,
         description = "Age and gender from face images with an attentional CNN, a ResNet and their ensemble; a deep-learning engine in Java.",
         subcommands = {
                 TrainCommand.class,
@@ -26,6 +26,8 @@ import picocli.CommandLine.Command;
                 InspectCommand.class,
                 // ---- further subcommands go here, one line each (the bench helper adds BenchCommand) ----
                 org.attnface.trainer.bench.BenchCommand.class,
+                DoctorCommand.class,
+                ExportCommand.class,
         })
 public final class Main implements Runnable {
     public static final int EXIT_BAD_INPUT = 1;
@@ -45,7 +47,11 @@ public final class Main implements Runnable {
                     + "'java --add-modules jdk.incubator.vector --enable-native-access=ALL-UNNAMED -jar attnface.jar ...' or bin/attnface");
             System.exit(EXIT_NO_DEVICE);
         }
-        System.exit(run(args));
+        int code = run(args);
+        // MPI_Finalize only after a clean end: after an error the other ranks may sit in a collective, and
+        // this rank's non-zero exit is what makes mpirun stop them.
+        if (code == 0 && org.attnface.engine.dist.World.launchedByMpirun()) org.attnface.engine.dist.World.get().close();
+        System.exit(code);
     }
 
     /** Runs a command line and returns its exit code (tests call this in-process). */
@@ -54,6 +60,8 @@ public final class Main implements Runnable {
         CommandLine cl = new CommandLine(new Main());
         cl.setExecutionExceptionHandler((e, cmd, parse) -> {
             PrintWriter err = cmd.getErr();
+            String rank = org.attnface.engine.dist.World.describeIfStarted();
+            if (rank != null && org.attnface.engine.dist.World.launchedByMpirun()) err.print("[" + rank + "] ");
             if (e instanceof TrainingFault) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
@@ -65,13 +73,18 @@ public final class Main implements Runnable {
                 return EXIT_BAD_INPUT;
             }
             if (e instanceof IOException || e instanceof IllegalArgumentException || e instanceof IllegalStateException
-                    || e instanceof OutOfDeviceMemoryException) {
+                    || e instanceof OutOfDeviceMemoryException || e instanceof org.attnface.engine.dist.DistException) {
                 err.println("attnface: " + e.getMessage());
                 err.flush();
                 return EXIT_BAD_INPUT;
             }
             throw e;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (OutOfMemoryError e) {   // outside the CPU backend's allocator, which says this itself
+            System.err.println("attnface: " + org.attnface.engine.backend.cpu.CpuBackend.outOfHeap(-1));
+            return EXIT_BAD_INPUT;
+        }
     }
 }

@@ -8,6 +8,7 @@ import java.util.concurrent.Callable;
 
 import org.attnface.engine.Device;
 import org.attnface.engine.Backends;
+import org.attnface.engine.dist.World;
 import org.attnface.model.Arch;
 import org.attnface.model.ModelConfig;
 import org.attnface.trainer.options.CacheDirOption;
@@ -30,14 +31,20 @@ import picocli.CommandLine.Spec;
 @Command(name = "train", mixinStandardHelpOptions = true, sortOptions = false,
         description = {"Trains a model on a UTKFace folder into a run folder: config.json, split.json, metrics.jsonl,",
                 "last.safetensors (every epoch and every --checkpoint-every steps), best.safetensors, report/*.png.",
-                "A killed run continues with --out RUN --resume and ends with the same weights (CPU, same --threads)."})
+                "A killed run continues with --out RUN --resume and ends with the same weights (CPU, same --threads).",
+                "Without --model it trains the ensemble recipe (--recipe ensemble); any flag given changes that one value."})
 public final class TrainCommand implements Callable<Integer> {
     @Spec CommandSpec spec;
 
     @Option(names = "--data", description = DataOption.DESCRIPTION + "; on --resume, default: the run's")
     Path data;
 
-    @Option(names = "--model", defaultValue = "attn", description = "attn, resnet or ensemble (default: ${DEFAULT-VALUE})")
+    @Option(names = "--recipe", paramLabel = "NAME", description = "a named set of the flags below, applied where this command line"
+            + " does not give them: " + Recipe.HELP + " (default: ensemble, unless --model is given)")
+    String recipe;
+
+    @Option(names = "--model", defaultValue = "attn", description = "attn, resnet or ensemble (default: the recipe's; with --model"
+            + " and no --recipe, the defaults below)")
     String model;
 
     @Option(names = "--epochs", defaultValue = "30", description = "epochs (default: ${DEFAULT-VALUE}); on --resume, may extend the run")
@@ -158,6 +165,7 @@ public final class TrainCommand implements Callable<Integer> {
             System.err.println("resuming with the run's config.json (other options given here are not applied; --epochs, --data, --device, --threads are)");
         } else {
             if (data == null) throw new ParameterException(spec.commandLine(), "--data is required (the UTKFace folder)");
+            Recipe.apply(spec, recipe, System.out);
             if (lossWeights.size() != 3 && lossWeights.size() != 4)
                 throw new ParameterException(spec.commandLine(), "--loss-weights takes 3 or 4 numbers: gender,age,distance[,aux]");
             if (split.size() != 2) throw new ParameterException(spec.commandLine(), "--split takes 2 numbers: train,val");
@@ -192,11 +200,12 @@ public final class TrainCommand implements Callable<Integer> {
         profile.start(d);
         Trainer.Result r;
         try {
-            r = Trainer.run(cfg, out, resume, System.out);
+            // under mpirun rank 0 speaks for the job; the others print only their errors
+            r = Trainer.run(cfg, out, resume, World.get().isRoot() ? System.out : new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
         } finally {
             profile.finish(out, System.out);
         }
-        if (cfg.epochs() == 0) return 0;
+        if (cfg.epochs() == 0 || !World.get().isRoot()) return 0;
         System.out.printf(Locale.ROOT, "done: %d steps; best validation (gender + age-bucket accuracy) %.4f at epoch %d%n", r.steps(), r.bestMetric(), r.bestEpoch());
         System.out.println("next: attnface eval --data " + cfg.data() + " --checkpoint " + out.resolve("best.safetensors"));
         return 0;

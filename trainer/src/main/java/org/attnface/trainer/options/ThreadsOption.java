@@ -10,6 +10,13 @@ public final class ThreadsOption {
     /** The count given, or null for the default. */
     public Integer value() { return threads; }
 
-    /** The count given, or 0 for the default ({@link DeviceOption#open}). */
-    public int orDefault() { return threads == null ? 0 : threads; }
+    /**
+     * The count given, or 0 for the default ({@link DeviceOption#open}); under mpirun with N ranks
+     * on this machine, its cores / N: the ranks share the cores rather than each taking all.
+     */
+    public int orDefault() {
+        if (threads != null) return threads;
+        int local = org.attnface.engine.dist.World.get().localSize();
+        return local > 1 ? Math.max(1, Runtime.getRuntime().availableProcessors() / local) : 0;
+    }
 }

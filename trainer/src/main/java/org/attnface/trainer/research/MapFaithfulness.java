@@ -166,7 +166,7 @@ public final class MapFaithfulness {
     public static Result measure(AgeGenderModel model, Batches batches, int[] indices, AgeBuckets buckets, int cacheSize, long seed) {
         FaceSet set = batches.set();
         int s = model.config().imageSize(), nb = buckets.count(), f = FRACTIONS.length;
-        int p = patchSize(s), g = (s + p - 1) / p, patches = g * g, crop = (set.size() - s) / 2;
+        int p = patchSize(s), g = (s + p - 1) / p, patches = g * g;
         boolean[] face = faceMask(s, cacheSize);
         int inFace = 0;
         for (boolean b : face) if (b) inFace++;
@@ -205,10 +205,9 @@ public final class MapFaithfulness {
             }
             int gender = set.genders()[idx], bucket = buckets.bucketOf(set.ages()[idx]);
             counts[gender][bucket]++;
-            for (int y = 0; y < s; y++)
-                for (int x = 0; x < s; x++)
-                    for (int ch = 0; ch < 3; ch++)
-                        meanFaces[gender][bucket][(y * s + x) * 3 + ch] += set.pixels()[((idx * set.size() + y + crop) * set.size() + x + crop) * 3 + ch] & 0xFF;
+            byte[] crop = set.centreCrop(idx, s);
+            double[] meanFace = meanFaces[gender][bucket];
+            for (int i = 0; i < crop.length; i++) meanFace[i] += crop[i] & 0xFF;
             for (Map.Entry<String, double[]> e : maps.entrySet()) {
                 double total = 0, inside = 0;
                 double[] m = e.getValue();

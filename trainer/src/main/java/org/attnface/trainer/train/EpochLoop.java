@@ -10,11 +10,13 @@ import java.util.Locale;
 import java.util.Map;
 
 import org.attnface.engine.Autograd;
+import org.attnface.engine.Backends;
 import org.attnface.engine.Device;
 import org.attnface.engine.NumericalFault;
 import org.attnface.engine.Tensor;
 import org.attnface.engine.TensorScope;
 import org.attnface.engine.backend.OutOfDeviceMemoryException;
+import org.attnface.engine.backend.cuda.CudaBackend;
 import org.attnface.engine.nn.Dropout;
 import org.attnface.engine.nn.Module;
 import org.attnface.engine.ops.Ops;
@@ -62,12 +64,15 @@ final class EpochLoop {
     private final Preparation.Data data;
     private final MetricsLog metrics;
     private final GradientHook hook;
+    /** The ranks of an mpirun job (one otherwise): this rank's share of each batch, the all-reduce during backward, rank 0's files. */
+    private final DataParallel dp;
+    private final org.attnface.engine.dist.GradientReducer reducer;
     private final PrintStream log;
     /** Time spent making batches (crop, flip, jitter, normalise, labels), to see whether prefetching would pay. */
     private long batchNanos;
 
     EpochLoop(TrainConfig cfg, Path runDir, Device device, Preparation.Network net, Batches batches, Preparation.Data data,
-              MetricsLog metrics, GradientHook hook, PrintStream log) {
+              MetricsLog metrics, GradientHook hook, DataParallel dp, PrintStream log) {
         this.cfg = cfg;
         this.mc = net.model().config();
         this.runDir = runDir;
@@ -78,6 +83,8 @@ final class EpochLoop {
         this.data = data;
         this.metrics = metrics;
         this.hook = hook;
+        this.dp = dp;
+        this.reducer = dp.distributed() ? dp.reducer(opt, model.parameters()) : null;
         this.log = log;
     }
 
@@ -113,13 +120,16 @@ final class EpochLoop {
                 bar.update(b + 1 - first, (long) (b + 1 - first) * batch, lastLoss);
                 if (cfg.checkpointEvery() > 0 && step % cfg.checkpointEvery() == 0 && b + 1 < stepsPerEpoch) {
                     state = new Checkpoint.State(step, epoch, state.bestMetric(), state.bestEpoch(), sums);
-                    Checkpoint.save(runDir.resolve(Preparation.LAST), model, opt, cfg, state);
+                    dp.broadcastBuffers(model);
+                    if (dp.root()) Checkpoint.save(runDir.resolve(Preparation.LAST), model, opt, cfg, state);
                 }
             }
             bar.finish();
             double seconds = bar.seconds();
             trainRate = (double) (stepsPerEpoch - first) * batch / Math.max(1e-9, seconds);
             long t0 = System.nanoTime();
+            dp.checkSameWeights(opt, epoch + 1);
+            dp.broadcastBuffers(model);   // every rank validates rank 0's model: its batch-norm statistics
             Map<String, Evaluation.Summary> members = new LinkedHashMap<>();
             val = validate(data.val(), batch, members);
             double inside = attentionInside(Arrays.copyOf(data.val(), Math.min(batch, data.val().length)));
@@ -128,15 +138,16 @@ final class EpochLoop {
             double metric = v.ageAccuracy() + v.genderAccuracy();
             boolean best = !(metric <= state.bestMetric());   // NaN (empty validation set) counts as better than nothing
             state = new Checkpoint.State(step, epoch + 1, best ? metric : state.bestMetric(), best ? epoch + 1 : state.bestEpoch(), LossSums.ZERO);
-            metrics.write(new MetricsLog.Epoch(epoch + 1, step, sums, data.schedule().lr((int) Math.max(0, step - 1)), v, members, inside,
+            if (dp.root()) metrics.write(new MetricsLog.Epoch(epoch + 1, step, sums, data.schedule().lr((int) Math.max(0, step - 1)), v, members, inside,
                     trainRate, seconds, batchNanos / 1e9, evalSeconds, best), MetricsLog.runEta(runStart, epoch + 1 - firstEpoch, cfg.epochs() - epoch - 1));
             if (inside < 0.5)
                 log.printf(Locale.ROOT, "warning: the attn network's spatial transformer samples only %.0f%% of its grid inside the image: "
                         + "it sees mostly padding and will not recover; lower its rate (%s)%n", 100 * inside,
                         mc.arch() == Arch.ENSEMBLE ? "--attn-lr" : "--lr");
-            if (best) Checkpoint.save(runDir.resolve(Preparation.BEST), model, opt, cfg, state);
-            Checkpoint.save(runDir.resolve(Preparation.LAST), model, opt, cfg, state);
+            if (best && dp.root()) Checkpoint.save(runDir.resolve(Preparation.BEST), model, opt, cfg, state);
+            if (dp.root()) Checkpoint.save(runDir.resolve(Preparation.LAST), model, opt, cfg, state);
         }
+        if (reducer != null) reducer.close();
         return new End(state, val, trainRate);
     }
 
@@ -146,10 +157,18 @@ final class EpochLoop {
      * that stops learning shows here while the ensemble's numbers still look fine.
      */
     private Evaluation validate(int[] idx, int batch, Map<String, Evaluation.Summary> members) {
-        if (!(model instanceof Ensemble e)) return Probabilities.evaluate(model, batches, idx, mc, batch);
-        Probabilities.Members m = Probabilities.Members.of(e, batches, idx, batch, false);
+        if (!(model instanceof Ensemble e)) return sharded(model, idx, batch).evaluate(batches.set(), idx, mc, AgeRule.ARGMAX);
+        Probabilities.Members m = new Probabilities.Members(sharded(e.attn, idx, batch), sharded(e.resnet, idx, batch));
         m.evaluations(batches.set(), idx, mc, AgeRule.ARGMAX).forEach((name, ev) -> members.put(name, ev.overall()));
         return m.mix(e.attnWeight()).evaluate(batches.set(), idx, mc, AgeRule.ARGMAX);
+    }
+
+    /** {@link Probabilities#of} the images {@code idx}: each rank computes its share, then all are gathered. */
+    private Probabilities sharded(AgeGenderModel m, int[] idx, int batch) {
+        if (!dp.distributed()) return Probabilities.of(m, batches, idx, batch, false);
+        int[] mine = dp.shard(idx);
+        Probabilities p = mine.length == 0 ? new Probabilities(new float[0], new float[0]) : Probabilities.of(m, batches, mine, batch, false);
+        return new Probabilities(dp.gatherRows(p.gender(), idx.length, 2), dp.gatherRows(p.age(), idx.length, m.config().buckets().count()));
     }
 
     /** {@link AttnCnn#insideFraction} of the attn network (alone or in the ensemble) on these images; NaN when it has no attention. */
@@ -168,15 +187,31 @@ final class EpochLoop {
     private float[] trainStep(int[] idx, long step) {
         boolean read = step % Math.max(1, cfg.lossEvery()) == 0 || step == cfg.faultInjectStep();
         float[] losses = null;
+        int[] mine = dp.shard(idx);
         try (TensorScope scope = TensorScope.open()) {
-            Losses l = forwardBackward(idx, step);
+            Losses l;
+            if (reducer == null) {
+                l = forwardBackward(idx, step);
+            } else {
+                // DDP: this rank's share forward and backward, the gradient buckets all-reduced while backward runs
+                try (AutoCloseable ready = reducer.beginBackward(mine.length, idx.length)) {
+                    l = forwardBackward(mine, step);
+                } catch (RuntimeException e) {
+                    throw e;
+                } catch (Exception e) {
+                    throw new IllegalStateException(e);
+                }
+                reducer.finish();
+            }
             hook.afterBackward(step, opt.flatGrads());
             if (read) {
-                losses = new float[] {l.total().item(), l.gender().item(), l.age().item(), l.distance().item(), l.aux().item()};
+                // the global batch's mean losses; NaN on any rank reaches every rank through them and the summed gradients
+                losses = dp.meanLosses(new float[] {l.total().item(), l.gender().item(), l.age().item(), l.distance().item(), l.aux().item()},
+                        mine.length, idx.length);
                 Tensor bad = Tensor.empty(device, 1);
                 opt.flatGrads().backend().countNonFinite(opt.flatGrads(), bad);
                 int badGrads = (int) bad.item();
-                if (!Float.isFinite(losses[0]) || badGrads > 0) fault(idx, step, losses[0], badGrads);
+                if (!Float.isFinite(losses[0]) || badGrads > 0) fault(mine, step, losses[0], badGrads);
             }
             if (cfg.clipGrad() > 0) clipGradients(opt.flatGrads(), cfg.clipGrad());
             opt.setLr(data.schedule().lr((int) step));
@@ -186,9 +221,9 @@ final class EpochLoop {
     }
 
     private Losses forwardBackward(int[] idx, long step) {
-        setDropoutStep(step);
+        setDropoutStep(dp.dropoutStep(step));
         long t0 = System.nanoTime();
-        Tensor x = batches.images(idx, true, Batches.augmentSeed(cfg.seed(), step));
+        Tensor x = batches.images(idx, true, dp.augmentSeed(Batches.augmentSeed(cfg.seed(), step)));
         Tensor genders = batches.genderLabels(idx), bucketLabels = batches.bucketLabels(idx);
         batchNanos += System.nanoTime() - t0;
         if (step == cfg.faultInjectStep()) {
@@ -218,7 +253,7 @@ final class EpochLoop {
         }
         String what = !Float.isFinite(loss) ? "the loss is " + loss : badGrads + " gradient values are NaN/Inf (loss " + loss + ")";
         Path last = runDir.resolve(Preparation.LAST);
-        String resumeHint = Files.exists(last)
+        String resumeHint = Files.exists(last) || !dp.root()
                 ? "The last good checkpoint " + last + " is intact; `attnface train --out " + runDir + " --resume` restarts from it"
                 : "No checkpoint was written yet; `attnface train --out " + runDir + " --resume` starts the run again";
         throw new TrainingFault(String.format(Locale.ROOT, "stopped at step %d: %s; %s. The weights were not updated. %s "
@@ -227,9 +262,14 @@ final class EpochLoop {
 
     /**
      * Scales gradients (the optimiser's flat buffer, so one pass for all parameters) so their
-     * global L2 norm is at most maxNorm, as torch.nn.utils.clip_grad_norm_; returns the norm before.
+     * global L2 norm is at most maxNorm, as torch.nn.utils.clip_grad_norm_; returns the norm before,
+     * or NaN on the GPU, where the norm and the factor stay on the device (no host sync per step).
      */
     static double clipGradients(Tensor flatGrads, float maxNorm) {
+        if (flatGrads.device() == Device.CUDA && Backends.raw(Device.CUDA) instanceof CudaBackend cuda) {
+            cuda.clipToNorm(flatGrads, maxNorm);
+            return Double.NaN;
+        }
         double norm;
         try (var ng = Autograd.noGrad(); TensorScope s = TensorScope.open()) {
             norm = Math.sqrt(Ops.sum(Ops.mul(flatGrads, flatGrads)).item());

@@ -21,7 +21,7 @@ import org.attnface.trainer.data.Split;
 
 /**
  * Everything before the first step, in the order {@link Trainer} calls it: the run folder, the
- * images and their split, the step counts and the learning-rate schedule, the network and its
+ * images and their split (rank 0's, on every rank of an mpirun job), the step counts and the learning-rate schedule, the network and its
  * optimiser, and on {@code --resume} their state from last.safetensors.
  */
 final class Preparation {
@@ -51,11 +51,21 @@ final class Preparation {
      */
     record Data(FaceSet set, int[] train, int[] val, int[] test, int batch, int stepsPerEpoch, int warmup, LrSchedule schedule) {}
 
-    static Data data(TrainConfig cfg, ModelConfig mc, Path runDir, PrintStream log) throws IOException {
-        FaceSet set = FaceFolder.load(new FaceFolder.Request(Path.of(cfg.data()), cfg.cacheSize(), cfg.limit(), Path.of(cfg.cacheDir()), cfg.threads()), log);
+    static Data data(TrainConfig cfg, ModelConfig mc, Path runDir, DataParallel dp, PrintStream log) throws IOException {
+        FaceFolder.Request request = new FaceFolder.Request(Path.of(cfg.data()), cfg.cacheSize(), cfg.limit(), Path.of(cfg.cacheDir()), cfg.threads());
+        // Under mpirun one rank per machine decodes the images into the cache; the others then map it, and so
+        // does that rank if it has just decoded them: one copy of the faces per machine, the page cache's.
+        FaceSet set = dp.world().localRank() == 0 ? FaceFolder.load(request, log) : null;
+        dp.world().barrier("the wait for the face cache", 0);
+        if (set == null) set = FaceFolder.load(request, log);
+        else if (dp.distributed() && !set.pixels().isMapped())
+            set = FaceFolder.load(request, new PrintStream(java.io.OutputStream.nullOutputStream()));
+        dp.checkSameRun(cfg, set);
         Path splitFile = runDir.resolve("split.json");
-        Split split;
-        if (Files.exists(splitFile)) {
+        Split split = null;
+        if (!dp.root()) {
+            // rank 0's split, broadcast below: the run folder need not be on this rank's machine
+        } else if (Files.exists(splitFile)) {
             split = Split.load(splitFile);
             log.println("using the run's split " + splitFile + " (" + split.train().size() + " train, " + split.val().size() + " val, " + split.test().size() + " test)");
         } else {
@@ -64,11 +74,16 @@ final class Preparation {
             log.println("split " + set.count() + " images (stratified by gender x age bucket, seed " + cfg.seed() + "): "
                     + split.train().size() + " train, " + split.val().size() + " val, " + split.test().size() + " test -> " + splitFile);
         }
+        split = dp.broadcast(split);
         int[] train = Split.indices(set, split.train(), "train");
         int[] val = Split.indices(set, split.val(), "validation");
         int[] test = Split.indices(set, split.test(), "test");
         int batch = Math.min(cfg.batch(), train.length);
         if (batch < 2) throw new TrainingFault("only " + train.length + " training images: batch norm needs batches of 2 or more; use more data (--limit)");
+        int ranks = dp.world().size();
+        if (batch / ranks < 2)
+            throw new TrainingFault("--batch " + batch + " over " + ranks + " ranks leaves fewer than 2 images per rank, which batch norm needs; "
+                    + "--batch is the global batch: raise it to at least " + 2 * ranks);
         int stepsPerEpoch = train.length / batch;   // the last partial batch is dropped, as torch's drop_last
         long totalSteps = (long) stepsPerEpoch * cfg.epochs();
         int warmup = cfg.warmupSteps() >= 0 ? cfg.warmupSteps() : (int) Math.min(stepsPerEpoch, totalSteps / 20);

@@ -8,6 +8,7 @@ import java.util.Locale;
 
 import org.attnface.engine.Device;
 import org.attnface.engine.Backends;
+import org.attnface.engine.dist.World;
 import org.attnface.engine.io.AtomicFile;
 import org.attnface.engine.io.Json;
 import org.attnface.model.ModelConfig;
@@ -47,11 +48,13 @@ public final class Trainer {
     /** {@link #run(TrainConfig, Path, boolean, PrintStream)} with {@code hook} called on every step's gradients. */
     static Result run(TrainConfig cfg, Path runDir, boolean resume, EpochLoop.GradientHook hook, PrintStream log) throws IOException {
         Device device = Device.parse(cfg.device());
-        Preparation.runFolder(runDir, resume, log);
+        // Under mpirun: the ranks of the job, rank 0 alone writing files (DataParallel); else a world of one.
+        DataParallel dp = new DataParallel(World.get());
+        if (dp.root()) Preparation.runFolder(runDir, resume, log);
         if (device == Device.CPU) Backends.setCpuThreads(cfg.threads());
         Backends.of(device);   // fails here, with the backend's message, when the device is missing
         ModelConfig mc = cfg.modelConfig();
-        Preparation.Data data = Preparation.data(cfg, mc, runDir, log);
+        Preparation.Data data = Preparation.data(cfg, mc, runDir, dp, log);
         if (cfg.epochs() == 0) {
             // a run set up for later: `--resume --epochs N` trains it with this config and split
             AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
@@ -61,10 +64,19 @@ public final class Trainer {
         }
         Preparation.Network net = Preparation.network(cfg, mc, device);
         Batches batches = new Batches(data.set(), device, cfg.imageSize(), mc.buckets());
-        Checkpoint.State state = Preparation.resume(runDir, resume, mc, net, log);
+        Checkpoint.State state = dp.root() ? Preparation.resume(runDir, resume, mc, net, log) : null;
+        if (dp.distributed()) {
+            dp.broadcastModel(net.model(), net.opt());
+            state = dp.broadcast(state);
+            int n = dp.world().size();
+            log.printf(Locale.ROOT, "%d ranks (this is %s): each takes %d-%d images of a global batch of %d, gradients averaged over the ranks%n",
+                    n, dp.world().describe(), data.batch() / n, (data.batch() + n - 1) / n, data.batch());
+        }
         MetricsLog metrics = new MetricsLog(runDir, cfg.lossWeights(), log);
-        metrics.keepEpochs(state.epochsDone());
-        AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
+        if (dp.root()) {
+            metrics.keepEpochs(state.epochsDone());
+            AtomicFile.writeString(runDir.resolve("config.json"), cfg.toJson() + "\n");
+        }
         log.printf(Locale.ROOT, "model %s%s: %,d parameters; %s, lr %.4g%s, batch %d, %d steps/epoch, %d epochs, warm-up %d steps; device %s, %d threads%n",
                 mc.arch(), switch (mc.arch()) {
                     case ATTN -> " (attn width " + mc.attnWidth() + ")";
@@ -75,13 +87,13 @@ public final class Trainer {
                 cfg.attnLr() > 0 ? String.format(Locale.ROOT, " (attn member %.4g)", cfg.attnLr()) : "", data.batch(), data.stepsPerEpoch(),
                 cfg.epochs(), data.warmup(), device, device == Device.CPU ? Backends.cpuThreads() : 0);
 
-        EpochLoop.End end = new EpochLoop(cfg, runDir, device, net, batches, data, metrics, hook, log).run(state);
+        EpochLoop.End end = new EpochLoop(cfg, runDir, device, net, batches, data, metrics, hook, dp, log).run(state);
         Evaluation val = end.validation();
         if (val == null) {
             val = Probabilities.evaluate(net.model(), batches, data.val(), mc, data.batch());
             log.println("the run had already finished; validation of the last checkpoint: " + val.overall());
         }
-        writeReports(runDir, metrics.file(), val, log);
+        if (dp.root()) writeReports(runDir, metrics.file(), val, log);
         batches.close();
         return new Result(runDir, val, end.state().bestMetric(), end.state().bestEpoch(), end.state().step(), end.trainImagesPerSecond(),
                 data.set(), data.test());

@@ -64,6 +64,47 @@ class BenchCommandTest {
         }
     }
 
+    /** --latency: one batch-1 entry per model and size, percentiles in order; every report has the process's peak resident memory. */
+    @Test
+    @SuppressWarnings("unchecked")
+    void latencyTimesSingleImagePredictionsAndTheReportHasPeakMemory(@TempDir Path dir) throws Exception {
+        Path json = dir.resolve("latency.json");
+        Run run = bench("--model", "attn,resnet", "--image-size", "32", "--resnet-width", "8", "--latency", "7", "--threads", "1",
+                "--json", json.toString());
+        System.out.print(run.out());
+        assertEquals(0, run.exitCode(), run.err());
+        assertTrue(run.out().contains("attn      latency batch 1   32x32: p50 "), run.out());
+        assertTrue(!run.out().contains("img/s median"), "no throughput table with --latency: " + run.out());
+        Map<String, Object> report = (Map<String, Object>) Json.parse(Files.readString(json));
+        List<Object> lat = (List<Object>) report.get("latency");
+        assertEquals(2, lat.size());
+        for (Object o : lat) {
+            Map<String, Object> l = (Map<String, Object>) ((Map<String, Object>) o).get("latencyMs");
+            double min = ((Number) l.get("min")).doubleValue(), p50 = ((Number) l.get("p50")).doubleValue(), p99 = ((Number) l.get("p99")).doubleValue();
+            assertEquals(7, ((Number) l.get("runs")).intValue());
+            assertTrue(0 < min && min <= p50 && p50 <= p99, l.toString());
+        }
+        assertTrue(((List<Object>) report.get("results")).isEmpty());
+        // this JVM has loaded the model classes and touched some heap: tens of MiB at least (Linux; -1 elsewhere)
+        long rss = ((Number) report.get("peakResidentMiB")).longValue();
+        Assumptions.assumeTrue(rss != -1, "no /proc/self/status on this OS");
+        assertTrue(rss > 20, "peak resident " + rss + " MiB");
+        assertTrue(run.out().contains("peak resident memory (VmHWM): "), run.out());
+    }
+
+    /** Nearest rank: of 1..100 ms, p50 is 50 and p99 is 99; of one run, every percentile is that run. */
+    @Test
+    void latencyPercentilesAreNearestRank() {
+        double[] ms = new double[100];
+        for (int i = 0; i < 100; i++) ms[99 - i] = i + 1;
+        Latency l = new Latency("attn", 64, ms);
+        assertEquals(50, l.percentile(50));
+        assertEquals(99, l.percentile(99));
+        assertEquals(1, l.percentile(0));
+        assertEquals(50.5, l.mean(), 1e-12);
+        assertEquals(3.5, new Latency("attn", 64, new double[] {3.5}).percentile(99));
+    }
+
     @Test
     void profileWritesTheOpTableAndAChromeTrace(@TempDir Path dir) throws Exception {
         Run run = bench("--model", "attn", "--mode", "train", "--batch", "2", "--warmup", "0", "--reps", "1",

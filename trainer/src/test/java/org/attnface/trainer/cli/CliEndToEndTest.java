@@ -275,14 +275,15 @@ class CliEndToEndTest {
         Cli.Outcome predict = Cli.run(Cli.args("predict", one, "--checkpoint", run.resolve("best.safetensors")));
         assertEquals(0, predict.exitCode(), predict.all());
         List<String> csv = predict.out().lines().toList();
-        assertEquals("file,gender,gender_probability,age_bucket,age_bucket_probability", csv.getFirst());
+        assertEquals("file,gender,gender_probability,age_bucket,age_bucket_probability,age_years,age_low,age_high", csv.getFirst());
         assertEquals(2, csv.size(), predict.out());
-        assertTrue(csv.get(1).matches(".*,(male|female),0\\.\\d{4},(\\d+-\\d+|\\d+\\+),[01]\\.\\d{4}"), csv.get(1));
+        assertTrue(csv.get(1).matches(".*,(male|female),0\\.\\d{4},(\\d+-\\d+|\\d+\\+),[01]\\.\\d{4},\\d+\\.\\d,\\d+\\.\\d,\\d+\\.\\d"), csv.get(1));
 
         Path explainDir = tmp.resolve("explain");
         Cli.Outcome explain = Cli.run(Cli.args("explain", one, "--checkpoint", run.resolve("best.safetensors"), "--out", explainDir));
         assertEquals(0, explain.exitCode(), explain.all());
-        for (String f : List.of("input.png", "attention_region.png", "activation1.png", "activation2.png", "gradcam_gender.png", "gradcam_age.png"))
+        for (String f : List.of("input.png", "attention_region.png", "activation1.png", "activation2.png", "gradcam_gender.png", "gradcam_age.png",
+                "overview.png"))
             assertTrue(Files.size(explainDir.resolve(f)) > 0, f);
 
         // a checkpoint used as another model or with another bucket scheme is refused, naming what differs
@@ -299,7 +300,7 @@ class CliEndToEndTest {
         Path faces = tmp.resolve("faces");
         TestData.synthesize(faces, 120, 64, 9);
         Path run = tmp.resolve("run");
-        assertEquals(0, Cli.run(Cli.args("train", "--data", faces, "--epochs", 1, "--batch", 32, "--image-size", 32, "--out", run,
+        assertEquals(0, Cli.run(Cli.args("train", "--data", faces, "--model", "attn", "--epochs", 1, "--batch", 32, "--image-size", 32, "--out", run,
                 "--threads", 2, "--cache-dir", tmp.resolve("cache"))).exitCode());
         Path mixed = Files.createDirectories(tmp.resolve("mixed"));
         TestData.synthesize(mixed, 3, 50, 10);

@@ -110,7 +110,7 @@ class InputsTest {
             assertTrue(pf.err().contains(folder + " is a folder named like an image"), pf.err());
             Cli.Outcome ef = Cli.run(Cli.args("explain", folder, "--checkpoint", checkpoint, "--out", tmp.resolve("x")));
             assertEquals(1, ef.exitCode(), ef.all());
-            assertTrue(ef.err().contains(folder + " is a folder, not a regular file"), ef.err());
+            assertTrue(ef.err().contains(folder + " is a folder named like an image"), ef.err());
         });
     }
 }

@@ -106,8 +106,16 @@ class BadInputTest {
         FaceSet[] again = new FaceSet[1];
         String log2 = run(new FaceFolder.Request(dir, 72, 0, tmp.resolve("cache"), 2), again);
         assertTrue(log2.startsWith("loaded " + set.count() + " images"), log2);
-        assertArrayEquals(set.pixels(), again[0].pixels());
+        assertTrue(again[0].pixels().isMapped(), "read from the cache: the file mapped, not copied onto the heap");
+        assertArrayEquals(set.pixels().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), again[0].pixels().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
         assertArrayEquals(set.names(), again[0].names());
+        // the mapped pixels make the very batches the decoded array makes (crop, flip, jitter read in place)
+        int[] idx = {0, set.count() - 1, 1, 0};
+        try (Batches heap = new Batches(set, org.attnface.engine.Device.CPU, 64, org.attnface.model.AgeBuckets.decades());
+             Batches mapped = new Batches(again[0], org.attnface.engine.Device.CPU, 64, org.attnface.model.AgeBuckets.decades());
+             org.attnface.engine.TensorScope s = org.attnface.engine.TensorScope.open()) {
+            assertArrayEquals(heap.images(idx, true, 99).toArray(), mapped.images(idx, true, 99).toArray());
+        }
 
         // a damaged cache (one flipped byte in the pixels) is detected and rebuilt
         Path cache = FaceCache.fileFor(tmp.resolve("cache"), dir, 72, 0);
@@ -117,7 +125,7 @@ class BadInputTest {
         FaceSet[] rebuilt = new FaceSet[1];
         String log3 = run(new FaceFolder.Request(dir, 72, 0, tmp.resolve("cache"), 2), rebuilt);
         assertTrue(log3.contains("is unreadable (checksum mismatch (damaged file)); rebuilding"), log3);
-        assertArrayEquals(set.pixels(), rebuilt[0].pixels());
+        assertArrayEquals(set.pixels().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE), rebuilt[0].pixels().toArray(java.lang.foreign.ValueLayout.JAVA_BYTE));
     }
 
     private static void assertLine(List<String> lines, String prefix) {

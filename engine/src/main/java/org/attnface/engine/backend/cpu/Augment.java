@@ -1,5 +1,8 @@
 package org.attnface.engine.backend.cpu;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
 import org.attnface.engine.backend.Rng;
 import org.attnface.engine.backend.AugmentSpec;
 
@@ -11,7 +14,7 @@ import org.attnface.engine.backend.AugmentSpec;
 final class Augment {
     private Augment() {}
 
-    static void batch(CpuBackend be, byte[] hwc, int count, int h, int w, int[] index, AugmentSpec spec, long seed,
+    static void batch(CpuBackend be, MemorySegment hwc, int count, int h, int w, int[] index, AugmentSpec spec, long seed,
                       float[] out, int outOffset, int[] outShape) {
         int oh = spec.outHeight(), ow = spec.outWidth();
         if (outShape.length != 4 || outShape[0] != index.length || outShape[1] != 3 || outShape[2] != oh || outShape[3] != ow)
@@ -26,7 +29,7 @@ final class Augment {
         });
     }
 
-    private static void one(byte[] hwc, int h, int w, int img, AugmentSpec spec, long seed, int b, float[] out, int at) {
+    private static void one(MemorySegment hwc, int h, int w, int img, AugmentSpec spec, long seed, int b, float[] out, int at) {
         int oh = spec.outHeight(), ow = spec.outWidth();
         int oy = (h - oh) / 2, ox = (w - ow) / 2;
         boolean flip = false;
@@ -47,7 +50,7 @@ final class Augment {
             for (int y = 0; y < oh; y++) {
                 for (int x = 0; x < ow; x++) {
                     int sx = flip ? ox + ow - 1 - x : ox + x;
-                    float v = (hwc[(int) (src + ((long) (oy + y) * w + sx) * 3 + c)] & 0xFF) * (1f / 255f);
+                    float v = (hwc.get(ValueLayout.JAVA_BYTE, src + ((long) (oy + y) * w + sx) * 3 + c) & 0xFF) * (1f / 255f);
                     v = Math.min(1f, Math.max(0f, ((v - 0.5f) * contrast + 0.5f) * brightness));
                     out[plane + y * ow + x] = (v - m) * inv;
                 }

@@ -21,7 +21,9 @@ import jdk.incubator.vector.FloatVector;
  * GEMM result straight into the output. With fewer images than threads (batch 1 at predict or
  * explain time) the images run one by one with the GEMM itself split across the team.
  *
- * <p>Unpadded 3x3 convolutions with few channels (the Attn-CNN's) go to {@link DirectConv} instead.
+ * <p>Unpadded 3x3 convolutions with few channels (the Attn-CNN's) go to {@link DirectConv} instead,
+ * stride-1 3x3 layers with enough channels and tiles to {@link Winograd} (forward and backward
+ * data), and stride-1 layers on maps of at most 2x2 pixels to {@link SmallMapConv}.
  *
  * <p>Determinism: the backward filter pass keeps one partial sum per chunk and adds them in
  * chunk order, so results are bit-identical for a given thread count.
@@ -38,13 +40,6 @@ final class Conv {
      * call overhead than the copy (measured: 4x4 and 2x2 faster by 1.3x and 1.8x, 8x8 slower).
      */
     static final int MAP_MAX_PQ = 16;
-
-    private static final int V = Gemm.F.length();
-    /** Gather indices 0, 2, 4, ... for stride-2 rows (the stem and the downsampling convolutions). */
-    private static final int[] STRIDE_2 = new int[V];
-    static {
-        for (int i = 0; i < V; i++) STRIDE_2[i] = 2 * i;
-    }
 
     private static final ThreadLocal<int[]> MAP = ThreadLocal.withInitial(() -> new int[0]);
 
@@ -100,6 +95,8 @@ final class Conv {
             return;
         }
         boolean flat = st == 1 && q == w;
+        float[] de = st == 2 ? deinterleave(g, x, xo) : null; // as in im2colPacked
+        int half = (w + 1) / 2;
         for (int c = 0; c < g.c(); c++) {
             int xc = xo + c * h * w;
             for (int kr = 0; kr < r; kr++) {
@@ -108,6 +105,20 @@ final class Conv {
                     // Valid output columns: 0 <= oq*st - pad + ks < w.
                     int lo = Math.min(q, ceilDiv(Math.max(0, pad - ks), st));
                     int hi = Math.max(lo, Math.min(q, ceilDiv(w + pad - ks, st)));
+                    if (de != null) {
+                        int par = (ks - pad) & 1, shift = (ks - pad - par) / 2;
+                        for (int op = 0; op < p; op++) {
+                            int ih = op * 2 - pad + kr, dst = row + op * q;
+                            if (ih < 0 || ih >= h) {
+                                Arrays.fill(col, dst, dst + q, 0f);
+                                continue;
+                            }
+                            Arrays.fill(col, dst, dst + lo, 0f);
+                            System.arraycopy(de, ((c * h + ih) * 2 + par) * half + lo + shift, col, dst + lo, hi - lo);
+                            Arrays.fill(col, dst + hi, dst + q, 0f);
+                        }
+                        continue;
+                    }
                     if (flat) {
                         im2colFlat(x, xc, h, w, col, row, p, q, pad, kr, ks, lo, hi);
                         continue;
@@ -124,11 +135,7 @@ final class Conv {
                         if (st == 1) {
                             System.arraycopy(x, xrow + lo, col, dst + lo, hi - lo);
                         } else {
-                            int oq = lo;
-                            if (st == 2)
-                                for (; oq + V <= hi; oq += V)
-                                    FloatVector.fromArray(Gemm.F, x, xrow + oq * 2, STRIDE_2, 0).intoArray(col, dst + oq);
-                            for (; oq < hi; oq++) col[dst + oq] = x[xrow + oq * st];
+                            for (int oq = lo; oq < hi; oq++) col[dst + oq] = x[xrow + oq * st];
                         }
                         if (hi < q) Arrays.fill(col, dst + hi, dst + q, 0f);
                     }
@@ -147,11 +154,31 @@ final class Conv {
         int pq = p * q, taps = r * s, crs = g.c() * taps;
         int[] map = pq <= MAP_MAX_PQ ? positionMap(g) : null;
         boolean flat = st == 1 && q == w;
+        // Stride 2: each input row split into its even and odd columns first, so that every tap's
+        // run of output columns is a contiguous copy instead of a gather (the stem's 147 rows).
+        float[] de = st == 2 && map == null ? deinterleave(g, x, xo) : null;
+        int half = (w + 1) / 2;
         for (int c = 0; c < g.c(); c++) {
             int xc = xo + c * h * w;
             for (int t = 0; t < taps; t++) {
                 int kr = t / s, ks = t % s, row = c * taps + t;
                 int base = Gemm.prepackedRowBase(nPad, row), sl = Gemm.prepackedSliverStride(crs, row);
+                if (de != null) {
+                    int lo = Math.min(q, ceilDiv(Math.max(0, pad - ks), 2));
+                    int hi = Math.max(lo, Math.min(q, ceilDiv(w + pad - ks, 2)));
+                    int par = (ks - pad) & 1, shift = (ks - pad - par) / 2;
+                    for (int op = 0; op < p; op++) {
+                        int ih = op * 2 - pad + kr, j = colOff + op * q;
+                        if (ih < 0 || ih >= h) {
+                            zeros(bp, base, sl, j, q);
+                            continue;
+                        }
+                        zeros(bp, base, sl, j, lo);
+                        run(bp, base, sl, j + lo, hi - lo, de, ((c * h + ih) * 2 + par) * half + lo + shift, 1);
+                        zeros(bp, base, sl, j + hi, q - hi);
+                    }
+                    continue;
+                }
                 if (map != null) {
                     int mo = t * pq, lane = colOff % Gemm.NR;
                     if (lane + pq <= Gemm.NR) {
@@ -202,6 +229,24 @@ final class Conv {
         }
     }
 
+    private static final ThreadLocal<float[]> DEINTERLEAVED = ThreadLocal.withInitial(() -> new float[0]);
+
+    /** de[((c*h + ih)*2 + parity)*half + i] = x[c][ih][2i + parity] (half = ceil(w/2)), for one image; per thread. */
+    static float[] deinterleave(ConvShape g, float[] x, int xo) {
+        int h = g.h(), w = g.w(), half = (w + 1) / 2, rows = g.c() * h;
+        float[] de = DEINTERLEAVED.get();
+        if (de.length < rows * 2 * half) {
+            de = new float[rows * 2 * half];
+            DEINTERLEAVED.set(de);
+        }
+        for (int rw = 0; rw < rows; rw++) {
+            int src = xo + rw * w, even = rw * 2 * half, odd = even + half;
+            for (int i = 0; 2 * i < w; i++) de[even + i] = x[src + 2 * i];
+            for (int i = 0; 2 * i + 1 < w; i++) de[odd + i] = x[src + 2 * i + 1];
+        }
+        return de;
+    }
+
     /** Pre-packed element (row at base, column j) = v; sl is the sliver stride. */
     private static void put(float[] bp, int base, int sl, int j, float v) {
         bp[base + (j / Gemm.NR) * sl + j % Gemm.NR] = v;
@@ -224,10 +269,7 @@ final class Conv {
             if (st == 1) {
                 System.arraycopy(x, src, bp, d, n);
             } else {
-                int i = 0;
-                if (st == 2)
-                    for (; i + V <= n; i += V) FloatVector.fromArray(Gemm.F, x, src + 2 * i, STRIDE_2, 0).intoArray(bp, d + i);
-                for (; i < n; i++) bp[d + i] = x[src + i * st];
+                for (int i = 0; i < n; i++) bp[d + i] = x[src + i * st];
             }
             j += n;
             src += n * st;
@@ -337,6 +379,19 @@ final class Conv {
             DirectConv.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
             return;
         }
+        if (Winograd.applies(g)) {
+            Winograd.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
+            return;
+        }
+        if (SmallMapConv.applies(g)) {
+            SmallMapConv.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
+            return;
+        }
+        forwardGemm(be, g, x, xo, w, wo, bias, bo, y, yo);
+    }
+
+    /** The forward pass as im2col + GEMM, whatever the shape. */
+    static void forwardGemm(CpuBackend be, ConvShape g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         if (g.n() < be.threads()) {
             float[] col = be.scratch(0, crs * pq);
@@ -397,6 +452,19 @@ final class Conv {
             DirectConv.backwardData(be, g, dy, go, w, wo, dx, dxo);
             return;
         }
+        if (Winograd.appliesBackwardData(g)) {
+            Winograd.backwardData(be, g, dy, go, w, wo, dx, dxo);
+            return;
+        }
+        if (SmallMapConv.appliesBackwardData(g)) {
+            SmallMapConv.backwardData(be, g, dy, go, w, wo, dx, dxo);
+            return;
+        }
+        backwardDataGemm(be, g, dy, go, w, wo, dx, dxo);
+    }
+
+    /** The backward-data pass as GEMM + col2im, whatever the shape. */
+    static void backwardDataGemm(CpuBackend be, ConvShape g, float[] dy, int go, float[] w, int wo, float[] dx, int dxo) {
         int crs = g.c() * g.r() * g.s(), pq = g.p() * g.q(), k = g.k(), chw = g.c() * g.h() * g.w();
         if (g.n() < be.threads()) {
             float[] col = be.scratch(0, crs * pq);

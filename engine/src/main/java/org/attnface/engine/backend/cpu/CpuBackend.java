@@ -105,13 +105,27 @@ public final class CpuBackend implements Backend {
                 try {
                     data = new float[n];
                 } catch (OutOfMemoryError again) {
-                    throw new IllegalStateException("out of Java heap (" + (Runtime.getRuntime().maxMemory() >> 20) + " MiB) allocating "
-                            + (4L * n >> 20) + " MiB for a tensor; raise -Xmx (bin/attnface: ATTNFACE_JAVA_OPTS=-Xmx16g) or lower the batch size", again);
+                    throw new IllegalStateException(outOfHeap(4L * n), again);
                 }
             }
             freshArrays.incrementAndGet();
         }
         return new CpuStorage(this, data);
+    }
+
+    /**
+     * What to change when the heap is full: a heap 1.5x the present one (bin/attnface sized it from the
+     * machine's memory and the recipe, unless -Xmx was given), if the machine has that much, else a smaller batch.
+     * {@code bytes} < 0: the size that did not fit is unknown (an OutOfMemoryError outside this backend).
+     */
+    public static String outOfHeap(long bytes) {
+        long heapMib = Runtime.getRuntime().maxMemory() >> 20, moreGib = (heapMib * 3 / 2 + 1023) >> 10;
+        long machineMib = java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os
+                ? os.getTotalMemorySize() >> 20 : 0;
+        String raise = "raise the heap: ATTNFACE_JAVA_OPTS=-Xmx" + moreGib + "g bin/attnface ... (java -Xmx" + moreGib + "g)";
+        return "out of Java heap (" + heapMib + " MiB)" + (bytes >= 0 ? " allocating " + (bytes >> 20) + " MiB for a tensor" : "") + "; "
+                + (machineMib == 0 || (moreGib << 10) <= machineMib - 1024 ? raise + ", or lower --batch or --image-size"
+                        : "this machine has " + machineMib + " MiB of memory: lower --batch or --image-size");
     }
 
     /** How many tensor arrays this backend has created (not handed out again from its cache). */
@@ -376,13 +390,14 @@ public final class CpuBackend implements Backend {
 
     // ---- data preparation --------------------------------------------------------------------
 
-    @Override public ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
-        if ((long) count * height * width * 3 != hwc.length)
-            throw new IllegalArgumentException("uploadImages: " + hwc.length + " bytes is not " + count + " x " + height + "x" + width + "x3");
+    @Override public ImageStore uploadImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width) {
+        if ((long) count * height * width * 3 != hwc.byteSize())
+            throw new IllegalArgumentException("uploadImages: " + hwc.byteSize() + " bytes is not " + count + " x " + height + "x" + width + "x3");
         return new HostImages(hwc, count, height, width);
     }
 
-    record HostImages(byte[] hwc, int count, int height, int width) implements ImageStore {
+    /** The images where they are, a Java array or a mapped file: nothing is copied. */
+    record HostImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width) implements ImageStore {
         @Override public void close() {}
     }
 

@@ -7,10 +7,8 @@ import static java.lang.foreign.ValueLayout.JAVA_LONG;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
 import java.lang.foreign.MemorySegment;
 import java.lang.invoke.MethodHandle;
-import java.util.List;
 
 /**
  * cuBLAS through java.lang.foreign (JCublas 12.6 links libcublas.so.12 with versioned symbols
@@ -23,35 +21,43 @@ final class Cublas {
     static final int DEFAULT_MATH = 0, TF32_TENSOR_OP_MATH = 3;
 
     final String library;
+    /** The bindings (for the signature test). */
+    final Ffm ffm;
     private final MethodHandle create, setStream, setMathMode, sgemm, sgemmStridedBatched, statusName, getVersion;
-    private final long handle;
+    private long handle;  // 0 until createHandle (cublasGetVersion_v2 accepts 0)
     /** Host memory for alpha and beta (pointer mode host): cuBLAS reads them before the call returns. */
     private final MemorySegment alphaBeta = Arena.global().allocate(8, 8);
     private int mathMode = -1;
 
-    Cublas(long stream) {
-        NativeLibs.Loaded lib = NativeLibs.open("cuBLAS", List.of("libcublas.so.13", "libcublas.so.12"), List.of("libcublasLt"));
+    /** Binds every cuBLAS function we call (fails naming a missing one); no GPU needed until {@link #createHandle}. */
+    Cublas(NativeLibs.Loaded lib) {
         library = lib.file().toString();
-        Linker linker = Linker.nativeLinker();
-        java.util.function.BiFunction<String, FunctionDescriptor, MethodHandle> bind = (name, fd) ->
-                linker.downcallHandle(lib.lookup().find(name).orElseThrow(() ->
-                        new CudaException(library + " has no symbol " + name)), fd);
-        create = bind.apply("cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-        setStream = bind.apply("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
-        setMathMode = bind.apply("cublasSetMathMode", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
-        statusName = lib.lookup().find("cublasGetStatusName")
-                .map(sym -> linker.downcallHandle(sym, FunctionDescriptor.of(ADDRESS, JAVA_INT))).orElse(null);
-        getVersion = bind.apply("cublasGetVersion_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
-        sgemm = bind.apply("cublasSgemm_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT,
+        Ffm f = new Ffm(lib);
+        ffm = f;
+        create = f.bind("cublasCreate_v2", FunctionDescriptor.of(JAVA_INT, ADDRESS));
+        setStream = f.bind("cublasSetStream_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG));
+        setMathMode = f.bind("cublasSetMathMode", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT));
+        statusName = f.optional("cublasGetStatusName", FunctionDescriptor.of(ADDRESS, JAVA_INT));
+        getVersion = f.bind("cublasGetVersion_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, ADDRESS));
+        sgemm = f.bind("cublasSgemm_v2", FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_INT,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT));
-        sgemmStridedBatched = bind.apply("cublasSgemmStridedBatched", FunctionDescriptor.of(JAVA_INT, JAVA_LONG,
+        sgemmStridedBatched = f.bind("cublasSgemmStridedBatched", FunctionDescriptor.of(JAVA_INT, JAVA_LONG,
                 JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG,
                 JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
+    }
+
+    /** Creates the handle on {@code stream} (needs the driver and a GPU; fails plainly without). */
+    Cublas createHandle(long stream) {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment h = a.allocate(ADDRESS);
-            check("cublasCreate_v2", (int) create.invokeExact(h));
+            int status = (int) create.invokeExact(h);
+            if (status == 1 /* CUBLAS_STATUS_NOT_INITIALIZED */)
+                throw new CudaException("cublasCreate_v2 failed: " + statusName(status) + " (" + status + "): cuBLAS ("
+                        + library + ") found no usable GPU or driver");
+            check("cublasCreate_v2", status);
             handle = h.get(JAVA_LONG, 0);
             check("cublasSetStream_v2", (int) setStream.invokeExact(handle, stream));
+            return this;
         } catch (CudaException e) {
             throw e;
         } catch (Throwable t) {
@@ -133,14 +139,15 @@ final class Cublas {
 
     private void check(String call, int status) {
         if (status == 0) return;
-        String name;
+        throw new CudaException(call + " failed: " + statusName(status) + " (" + status + ")");
+    }
+
+    private String statusName(int status) {
         try {
-            if (statusName == null) throw new IllegalStateException("no cublasGetStatusName");
-            MemorySegment s = (MemorySegment) statusName.invokeExact(status);
-            name = s.reinterpret(256).getString(0);
+            if (statusName == null) return "status " + status;
+            return Ffm.string((MemorySegment) statusName.invokeExact(status));
         } catch (Throwable t) {
-            name = "status " + status;
+            return "status " + status;
         }
-        throw new CudaException(call + " failed: " + name + " (" + status + ")");
     }
 }

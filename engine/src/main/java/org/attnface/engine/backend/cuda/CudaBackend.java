@@ -54,6 +54,7 @@ public final class CudaBackend implements Backend {
     private final Cublas cublas;
     private final Cudnn cudnn;
     private final DeviceMemory memory;
+    private final Reductions reductions;
     private final Staging staging;
     private final Staging.Slot downloadSlot;
     private final String name;
@@ -64,7 +65,7 @@ public final class CudaBackend implements Backend {
     /** True while {@link #capture} records: host copies and waits would be baked into the graph or are illegal. */
     private volatile boolean capturing;
 
-    private CudaBackend(Driver.Context ctx, Map<String, byte[]> fatbins) {
+    private CudaBackend(Driver.Context ctx, CudaLibraries libs, Map<String, byte[]> fatbins) {
         this.ctx = ctx;
         ctx.bind();  // before anything that creates driver objects (streams, events)
         staging = new Staging();
@@ -72,10 +73,10 @@ public final class CudaBackend implements Backend {
         compute = Driver.stream();
         copyStream = Driver.stream();
         kernels = new Kernels(fatbins);
-        memory = new DeviceMemory(this::synchronize);
+        memory = new DeviceMemory(this::synchronize, ctx::bind);
         long stream = Driver.address(compute);
-        cublas = new Cublas(stream);
-        cudnn = new Cudnn(stream);
+        cublas = libs.cublas.createHandle(stream);
+        cudnn = libs.cudnn.createHandle(stream);
         byte[] nameBytes = new byte[256];
         JCudaDriver.cuDeviceGetName(nameBytes, nameBytes.length, ctx.device);
         int len = 0;
@@ -87,6 +88,7 @@ public final class CudaBackend implements Backend {
         long[] total = new long[1];
         JCudaDriver.cuDeviceTotalMem(total, ctx.device);
         totalBytes = total[0];
+        reductions = new Reductions(kernels, memory, ctx, compute, smCount);
     }
 
     private int attribute(int which) {
@@ -130,7 +132,7 @@ public final class CudaBackend implements Backend {
         } catch (jcuda.CudaException e) {
             throw noGpu(e.getMessage(), e);
         }
-        return new CudaBackend(ctx, Kernels.readFatbins());
+        return Startup.open(ctx, (c, libs, images) -> new CudaBackend(c, libs, images));
     }
 
     /** JCuda's load failure runs to pages of nested stack traces; the cause is one line of it. */
@@ -167,6 +169,15 @@ public final class CudaBackend implements Backend {
     public long deviceAllocations() { return memory.deviceAllocations(); }
 
     public long bytesInUse() { return memory.bytesInUse(); }
+
+    /** Scales x in place so that its L2 norm is at most maxNorm, the norm never leaving the device (no host sync). */
+    public void clipToNorm(View x, float maxNorm) { reductions.clipToNorm(ptr(x), x.numel(), maxNorm); }
+
+    /** The device address of a CUDA tensor's element 0 (NCCL's all-reduce takes it, engine.dist). */
+    public static long deviceAddress(View t) { return ptr(t); }
+
+    /** The compute stream (a CUstream as an address): NCCL queues its all-reduce there, after the backward kernels. */
+    public long computeStream() { return Driver.address(compute); }
 
     // ---- plumbing ---------------------------------------------------------------------------
 
@@ -221,7 +232,7 @@ public final class CudaBackend implements Backend {
             throw new IllegalArgumentException("upload: " + n + " floats from offset " + srcOffset + " of a " + src.length + "-float array");
         Staging.Slot s = staging.take(4L * n);
         s.buffer.asFloatBuffer().put(src, srcOffset, n);
-        Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(ptr(dst)), s.host, 4L * n, compute), "cuMemcpyHtoDAsync(" + dst.describe() + ")");
+        Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(ptr(dst)), s.host, 4L * n, compute), () -> "cuMemcpyHtoDAsync(" + dst.describe() + ")");
         Staging.recordOn(s, compute);
     }
 
@@ -230,8 +241,8 @@ public final class CudaBackend implements Backend {
         ctx.bind();
         int n = src.size();
         Staging.ensure(downloadSlot, 4L * n);
-        Driver.check(JCudaDriver.cuMemcpyDtoHAsync(downloadSlot.host, Driver.ptr(ptr(src)), 4L * n, compute), "cuMemcpyDtoHAsync(" + src.describe() + ")");
-        Driver.check(JCudaDriver.cuStreamSynchronize(compute), "cuStreamSynchronize (after the work queued before downloading " + src.describe() + ")");
+        Driver.check(JCudaDriver.cuMemcpyDtoHAsync(downloadSlot.host, Driver.ptr(ptr(src)), 4L * n, compute), () -> "cuMemcpyDtoHAsync(" + src.describe() + ")");
+        Driver.check(JCudaDriver.cuStreamSynchronize(compute), () -> "cuStreamSynchronize (after the work queued before downloading " + src.describe() + ")");
         downloadSlot.buffer.clear();
         downloadSlot.buffer.asFloatBuffer().get(dst, dstOffset, n);
     }
@@ -306,11 +317,11 @@ public final class CudaBackend implements Backend {
     }
 
     @Override public void sumAll(View x, View out) {
-        launchBlocks("elementwise", "sum_all", 1, 1024, ptr(x), ptr(out), x.numel());
+        reductions.sum(ptr(x), x.numel(), ptr(out));
     }
 
     @Override public void countNonFinite(View x, View out) {
-        launchBlocks("elementwise", "count_nonfinite", 1, 1024, ptr(x), ptr(out), x.numel());
+        reductions.countNonFinite(ptr(x), x.numel(), ptr(out));
     }
 
     @Override public void copy2d(View src, int srcStride, int srcCol, View dst, int dstStride, int dstCol, int rows, int cols) {
@@ -377,6 +388,14 @@ public final class CudaBackend implements Backend {
 
     @Override public void conv2dBackwardFilter(ConvShape g, View x, View dy, View dw) {
         conv(Cudnn.Dir.BACKWARD_FILTER, g, x, dy, dw);
+    }
+
+    @Override public boolean conv2dBackwardFilterAccumulate(ConvShape g, View x, View dy, View dw) {
+        ctx.bind();
+        Cudnn.Plan p = cudnn.plan(g, tf32);
+        long bytes = cudnn.choose(p, Cudnn.Dir.BACKWARD_FILTER, g);
+        cudnn.run(p, Cudnn.Dir.BACKWARD_FILTER, g, ptr(x), ptr(dy), ptr(dw), bytes == 0 ? 0 : workspace(bytes), bytes, 1f);
+        return true;
     }
 
     @Override public void conv2dBackwardBias(ConvShape g, View dy, View db) {
@@ -611,11 +630,11 @@ public final class CudaBackend implements Backend {
         }
     }
 
-    @Override public ImageStore uploadImages(byte[] hwc, int count, int height, int width) {
-        if ((long) count * height * width * 3 != hwc.length)
-            throw new IllegalArgumentException("uploadImages: " + hwc.length + " bytes is not " + count + " x " + height + "x" + width + "x3");
+    @Override public ImageStore uploadImages(java.lang.foreign.MemorySegment hwc, int count, int height, int width) {
+        if ((long) count * height * width * 3 != hwc.byteSize())
+            throw new IllegalArgumentException("uploadImages: " + hwc.byteSize() + " bytes is not " + count + " x " + height + "x" + width + "x3");
         ctx.bind();
-        long bytes = hwc.length;
+        long bytes = hwc.byteSize();
         jcuda.driver.CUdeviceptr d = new jcuda.driver.CUdeviceptr();
         int status = JCudaDriver.cuMemAlloc(d, Math.max(1, bytes));
         if (status == jcuda.driver.CUresult.CUDA_ERROR_OUT_OF_MEMORY) {
@@ -642,7 +661,7 @@ public final class CudaBackend implements Backend {
                 int len = (int) Math.min(chunk, bytes - off);
                 Staging.ensure(s, len);
                 s.buffer.clear();
-                s.buffer.put(hwc, (int) off, len);
+                s.buffer.put(hwc.asSlice(off, len).asByteBuffer());
                 Driver.check(JCudaDriver.cuMemcpyHtoDAsync(Driver.ptr(address + off), s.host, len, copyStream), "cuMemcpyHtoDAsync(images)");
                 Staging.recordOn(s, copyStream);
             }

@@ -37,6 +37,11 @@ final class Driver {
             throw new CudaException(call + " failed: " + CUresult.stringFor(status) + " (" + status + ")");
     }
 
+    /** As {@link #check(int, String)}, the call's description built only on failure (for per-op paths). */
+    static void check(int status, java.util.function.Supplier<String> call) {
+        if (status != CUresult.CUDA_SUCCESS) check(status, call.get());
+    }
+
     /** The native handle or address inside a JCuda object (a CUstream for cuBLAS/cuDNN, a CUdeviceptr). */
     static long address(NativePointerObject p) {
         try {
@@ -103,7 +108,7 @@ final class Driver {
                 default -> throw new IllegalArgumentException("kernel " + name + ": unsupported argument " + a);
             };
         }
-        check(JCudaDriver.cuLaunchKernel(f, Math.max(1, blocks), 1, 1, threads, 1, 1, 0, stream, Pointer.to(ps), null),
-                "cuLaunchKernel(" + name + ", " + blocks + "x" + threads + ")");
+        int status = JCudaDriver.cuLaunchKernel(f, Math.max(1, blocks), 1, 1, threads, 1, 1, 0, stream, Pointer.to(ps), null);
+        if (status != CUresult.CUDA_SUCCESS) check(status, "cuLaunchKernel(" + name + ", " + blocks + "x" + threads + ")");
     }
 }

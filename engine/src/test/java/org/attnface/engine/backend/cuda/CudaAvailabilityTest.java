@@ -26,9 +26,9 @@ class CudaAvailabilityTest {
         }
         CudaException e = assertThrows(CudaException.class, CudaBackend::create);
         String m = e.getMessage();
-        // One of the three plain reasons, whichever part is missing on this machine.
+        // One of the plain reasons, whichever part is missing or too old on this machine.
         assertTrue(m.startsWith("CUDA is not available: no NVIDIA driver (libcuda.so.1) or GPU was found")
-                || m.startsWith("CUDA kernels were not compiled: nvcc was not on the PATH at build time")
+                || m.startsWith("CUDA kernels cannot run: ") || m.startsWith("cuDNN at ")
                 || m.startsWith("could not find cu"), m);
     }
 

@@ -225,6 +225,54 @@ class CudaVsCpuTest {
         assertEquals(3f, out.g.item());
     }
 
+    /** The two-stage grid reductions over the gradient buffer's size (11 M floats), with NaN/Inf planted throughout. */
+    @Test
+    void gridReductionsOverElevenMillionFloats() {
+        int n = 11_000_000;
+        float[] v = random(61, n);
+        Pair x = Pair.of(v, n), sum = Pair.empty(1);
+        cpu.sumAll(x.c, sum.c);
+        gpu.sumAll(x.g, sum.g);
+        close("sumAll of 11 M", sum, 1e-6);
+        for (int i = 5; i < n; i += 999_983) v[i] = i % 2 == 0 ? Float.NaN : Float.POSITIVE_INFINITY;
+        Pair bad = Pair.of(v, n), count = Pair.empty(1);
+        cpu.countNonFinite(bad.c, count.c);
+        gpu.countNonFinite(bad.g, count.g);
+        same("countNonFinite of 11 M", count);
+    }
+
+    /** Clipping on the device matches the host's norm and scale; below the maximum nothing changes. */
+    @Test
+    void clipToNormOnTheDevice() {
+        float[] v = random(62, 1_000_003);
+        double sq = 0;
+        for (float f : v) sq += (double) f * f;
+        float maxNorm = (float) (Math.sqrt(sq) / 4);
+        Tensor g = Tensor.of(Device.CUDA, v, v.length);
+        ((CudaBackend) gpu).clipToNorm(g, maxNorm);
+        float[] got = g.toArray();
+        double gotSq = 0;
+        for (float f : got) gotSq += (double) f * f;
+        assertEquals(maxNorm, Math.sqrt(gotSq), 1e-5 * maxNorm);
+        for (int i = 0; i < v.length; i += 1009) assertEquals(v[i] / 4, got[i], 1e-5f * Math.abs(v[i]) + 1e-9f);
+        ((CudaBackend) gpu).clipToNorm(g, maxNorm * 2);
+        assertArrayEquals(got, g.toArray(), 0f, "below the maximum: untouched");
+    }
+
+    /** cuDNN's backward filter with beta = 1 adds into the gradient already there (the flat buffer's slice). */
+    @Test
+    void convolutionFilterGradientAccumulates() {
+        ConvShape g = new ConvShape(4, 8, 12, 12, 16, 3, 3, 1, 1);
+        Pair x = Pair.random(81, 4, 8, 12, 12), dy = Pair.random(82, 4, 16, 12, 12), dw = Pair.empty(16, 8, 3, 3);
+        float[] before = random(83, 16 * 8 * 9);
+        cpu.conv2dBackwardFilter(g, x.c, dy.c, dw.c);
+        float[] want = dw.c.toArray();
+        for (int i = 0; i < want.length; i++) want[i] += before[i];
+        Tensor acc = Tensor.of(Device.CUDA, before, 16, 8, 3, 3);
+        assertTrue(gpu.conv2dBackwardFilterAccumulate(g, x.g, dy.g, acc));
+        close("conv2dBackwardFilterAccumulate", new Pair(Tensor.of(Device.CPU, want, 16, 8, 3, 3), acc), FP32);
+    }
+
     @Test
     void copy2dBlocks() {
         Pair src = Pair.random(70, 6, 9), dst = Pair.random(71, 6, 13);

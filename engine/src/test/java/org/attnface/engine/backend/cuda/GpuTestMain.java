@@ -22,7 +22,8 @@ import org.opentest4j.TestAbortedException;
 public final class GpuTestMain {
     private GpuTestMain() {}
 
-    static final Class<?>[] CLASSES = {CudaAvailabilityTest.class, CudaVsCpuTest.class, CudaTrainingStepTest.class, CudaDeterminismTest.class};
+    static final Class<?>[] CLASSES = {CudaAvailabilityTest.class, CudaVsCpuTest.class, CudaTrainingStepTest.class, CudaDeterminismTest.class,
+            CompatibilityTest.class, DeviceMemoryTest.class, FfmSignaturesTest.class};
 
     public static void main(String[] args) throws Exception {
         int passed = 0, failed = 0, skipped = 0;
