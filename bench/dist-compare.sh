@@ -14,7 +14,7 @@
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/.." && pwd)"
-reps=5 steps=3 warmup=2
+reps=5 steps=5 warmup=20   # 20 warm-up steps: with 2 the JIT of two JVMs on 2 cores was still compiling (attn 2x1 at 0.64 of 1x2, 0.99 after 30)
 if [ "${1:-}" = "--quick" ]; then reps=1 steps=1 warmup=1; fi
 out="${OUT:-${TMPDIR:-/tmp}/attnface-dist-$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$out"

@@ -89,7 +89,11 @@ def main():
                            "resnetWidth": args.resnet_width, "attnWidth": args.attn_width,
                            "imagesPerSecond": r, "repImagesPerSecond": rates}, f, indent=1)
     if world > 1:
-        dist.destroy_process_group()
+        dist.barrier()
+        # gloo's threads can abort the process while the group is torn down ("terminate called without an
+        # active exception", SIGABRT, seen with torch 2.13): the results are written, so leave at once.
+        sys.stdout.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
