@@ -46,10 +46,15 @@ public final class Autograd {
      * that uses it. Data-parallel training starts a gradient bucket's all-reduce from here, while
      * the rest of the backward pass still runs (PyTorch DDP's autograd hooks).
      */
-    public static AutoCloseable onGradientReady(java.util.function.Consumer<Tensor> hook) {
+    public static Scope onGradientReady(java.util.function.Consumer<Tensor> hook) {
         java.util.function.Consumer<Tensor> before = GRADIENT_READY.get();
         GRADIENT_READY.set(hook);
         return () -> GRADIENT_READY.set(before);
+    }
+
+    /** A try-with-resources scope whose close() throws nothing. */
+    public interface Scope extends AutoCloseable {
+        @Override void close();
     }
 
     /**

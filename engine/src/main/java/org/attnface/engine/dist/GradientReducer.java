@@ -149,7 +149,7 @@ public final class GradientReducer implements AutoCloseable {
      * {@code localImages} of the step's {@code globalImages}; the returned scope hooks autograd.
      * Call {@link #finish} after backward, inside or after the scope.
      */
-    public AutoCloseable beginBackward(int localImages, int globalImages) {
+    public Autograd.Scope beginBackward(int localImages, int globalImages) {
         if (nextToStart != nextToFinish || (nextToStart != 0 && nextToStart != buckets.size()))
             throw new IllegalStateException("GradientReducer: the previous step's all-reduce was not finished");
         scale = (float) localImages / globalImages;

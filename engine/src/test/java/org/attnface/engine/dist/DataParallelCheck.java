@@ -53,10 +53,8 @@ public final class DataParallelCheck {
                 opt.zeroGrad();
                 Tensor loss = Ops.crossEntropy(net.forward(xs), ys);
                 if (world.distributed()) {
-                    try (AutoCloseable hook = reducer.beginBackward(n, batch)) {
+                    try (var hook = reducer.beginBackward(n, batch)) {
                         loss.backward();
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
                     }
                     reducer.finish();
                 } else {

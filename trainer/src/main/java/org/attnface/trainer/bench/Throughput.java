@@ -109,12 +109,8 @@ public final class Throughput {
                 if (reducer == null) {
                     losses.total().backward();
                 } else {
-                    try (AutoCloseable hook = reducer.beginBackward(batch, globalBatch)) {
+                    try (var hook = reducer.beginBackward(batch, globalBatch)) {
                         losses.total().backward();
-                    } catch (RuntimeException e) {
-                        throw e;
-                    } catch (Exception e) {
-                        throw new IllegalStateException(e);
                     }
                     reducer.finish();
                 }

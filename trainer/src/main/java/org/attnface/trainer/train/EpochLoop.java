@@ -194,12 +194,8 @@ final class EpochLoop {
                 l = forwardBackward(idx, step);
             } else {
                 // DDP: this rank's share forward and backward, the gradient buckets all-reduced while backward runs
-                try (AutoCloseable ready = reducer.beginBackward(mine.length, idx.length)) {
+                try (var ready = reducer.beginBackward(mine.length, idx.length)) {
                     l = forwardBackward(mine, step);
-                } catch (RuntimeException e) {
-                    throw e;
-                } catch (Exception e) {
-                    throw new IllegalStateException(e);
                 }
                 reducer.finish();
             }
