@@ -24,7 +24,7 @@ public final class Parallel {
     private volatile Body body;
     private volatile int total;
     private volatile int chunks;
-    private volatile RuntimeException failure;
+    private volatile Throwable failure;   // a worker's, rethrown as it was in the caller (an OutOfMemoryError stays one)
     private volatile boolean shutdown;
 
     public Parallel(int threads) {
@@ -67,8 +67,9 @@ public final class Parallel {
             }
             body = null;
         }
-        RuntimeException f = failure;
-        if (f != null) throw f;
+        Throwable f = failure;
+        if (f instanceof RuntimeException r) throw r;
+        if (f instanceof Error e) throw e;
     }
 
     /** Start of chunk i when n items are split into c chunks (the first n % c chunks get one more). */
@@ -111,10 +112,8 @@ public final class Parallel {
                 int n = total, c = chunks;
                 try {
                     if (b != null && index < c) b.run(chunkStart(n, c, index), chunkStart(n, c, index + 1), index);
-                } catch (RuntimeException e) {
+                } catch (RuntimeException | Error e) {
                     failure = e;
-                } catch (Error e) {
-                    failure = new RuntimeException(e);
                 } finally {
                     pending.decrementAndGet();
                 }
