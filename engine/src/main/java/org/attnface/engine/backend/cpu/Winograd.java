@@ -96,7 +96,8 @@ final class Winograd {
 
     /** Winograd's backward data applies where its forward on the flipped problem does. */
     static boolean appliesBackwardData(ConvShape g) {
-        return g.pad() <= 2 && applies(flipped(g));
+        // flipped(g) is a stride-1 3x3 shape whatever g is: a strided or 1x1 layer must not get here
+        return g.r() == 3 && g.s() == 3 && g.stride() == 1 && g.pad() <= 2 && applies(flipped(g));
     }
 
     /** The convolution that computes dx: dy [n][k][p][q] with the flipped, channel-swapped filter, padding 2 - pad. */
