@@ -23,7 +23,8 @@ import jdk.incubator.vector.FloatVector;
  *
  * <p>Unpadded 3x3 convolutions with few channels (the Attn-CNN's) go to {@link DirectConv} instead,
  * stride-1 3x3 layers with enough channels and tiles to {@link Winograd} (forward and backward
- * data), and stride-1 layers on maps of at most 2x2 pixels to {@link SmallMapConv}.
+ * data), stride-1 layers on maps of at most 2x2 pixels to {@link SmallMapConv}, and forward passes with
+ * at most 16 output pixels in all (one face at a time) to {@link NarrowConv}.
  *
  * <p>Determinism: the backward filter pass keeps one partial sum per chunk and adds them in
  * chunk order, so results are bit-identical for a given thread count.
@@ -377,6 +378,10 @@ final class Conv {
     static void forward(CpuBackend be, ConvShape g, float[] x, int xo, float[] w, int wo, float[] bias, int bo, float[] y, int yo) {
         if (DirectConv.applies(g, be.threads())) {
             DirectConv.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
+            return;
+        }
+        if (NarrowConv.applies(g)) {
+            NarrowConv.forward(be, g, x, xo, w, wo, bias, bo, y, yo);
             return;
         }
         if (Winograd.applies(g)) {
