@@ -40,6 +40,10 @@ class ExperimentsTest {
             for (String v : List.of("base", "no-attention", "gender-only", "age-only", "gender-not-fed", "resnet"))
                 assertEquals(split, Files.readString(out.resolve(seed).resolve(v).resolve("split.json")), seed + "/" + v + " used the shared split");
         assertFalse(Files.exists(out.resolve("seed-1").resolve("ensemble")), "the ensemble averages base and resnet: nothing trained for it");
+        assertEquals(0.003, ((Number) ((Map<?, ?>) Json.parse(Files.readString(out.resolve("seed-1/base/config.json")))).get("lr")).doubleValue(), 1e-6,
+                "attn runs at --attn-lr (its default)");
+        assertEquals(0.01, ((Number) ((Map<?, ?>) Json.parse(Files.readString(out.resolve("seed-1/resnet/config.json")))).get("lr")).doubleValue(), 1e-6,
+                "the resnet at --lr (its default)");
 
         Map<?, ?> results = (Map<?, ?>) Json.parse(Files.readString(out.resolve("results.json")));
         assertEquals(List.of(1L, 2L), results.get("seeds"));
