@@ -1,5 +1,7 @@
 package org.attnface.engine.backend.cpu;
 
+import static org.attnface.engine.backend.cpu.TestFloats.random;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -141,12 +143,6 @@ class ConvTest {
     }
 
     private static ConvShape shape(int[] s) { return new ConvShape(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]); }
-
-    private static float[] random(Random rnd, int size) {
-        float[] v = new float[size];
-        for (int i = 0; i < size; i++) v[i] = (float) rnd.nextGaussian();
-        return v;
-    }
 
     private static void expect(String what, String tensor, int[] index, float got, double ref, double mag, int terms) {
         double u = Math.ulp(1f) / 2, gamma = (terms + 4) * u / (1 - (terms + 4) * u);

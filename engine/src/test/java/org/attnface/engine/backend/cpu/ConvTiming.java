@@ -1,5 +1,7 @@
 package org.attnface.engine.backend.cpu;
 
+import static org.attnface.engine.backend.cpu.TestFloats.random;
+
 import java.util.Arrays;
 import java.util.Random;
 
@@ -80,11 +82,5 @@ public final class ConvTiming {
         double[] s = v.clone();
         Arrays.sort(s);
         return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-    }
-
-    private static float[] random(Random rnd, int size) {
-        float[] v = new float[size];
-        for (int i = 0; i < size; i++) v[i] = (float) rnd.nextGaussian();
-        return v;
     }
 }

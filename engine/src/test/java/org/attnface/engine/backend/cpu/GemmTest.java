@@ -1,5 +1,7 @@
 package org.attnface.engine.backend.cpu;
 
+import static org.attnface.engine.backend.cpu.TestFloats.random;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -83,12 +85,6 @@ class GemmTest {
                 assertArrayEquals(c0, c1, "gemm " + m + "x" + n + "x" + k + " transA=" + ta + " transB=" + tb);
             }
         }
-    }
-
-    private static float[] random(Random rnd, int size) {
-        float[] v = new float[size];
-        for (int i = 0; i < size; i++) v[i] = (float) rnd.nextGaussian();
-        return v;
     }
 
     /**

@@ -1,5 +1,7 @@
 package org.attnface.engine.backend.cpu;
 
+import static org.attnface.engine.backend.cpu.TestFloats.random;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,12 +33,6 @@ class MemoryBoundKernelsTest {
     @AfterAll static void stop() {
         two.shutdown();
         one.shutdown();
-    }
-
-    private static float[] random(Random r, int n) {
-        float[] a = new float[n];
-        for (int i = 0; i < n; i++) a[i] = (float) r.nextGaussian();
-        return a;
     }
 
     /** Values from {-1, 0, 1, 2}: many ties, so the first-maximum rule of the backward is exercised. */

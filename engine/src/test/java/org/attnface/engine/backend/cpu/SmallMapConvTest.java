@@ -1,5 +1,8 @@
 package org.attnface.engine.backend.cpu;
 
+import static org.attnface.engine.backend.cpu.TestFloats.random;
+import static org.attnface.engine.backend.cpu.TestFloats.gamma;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -107,16 +110,5 @@ class SmallMapConvTest {
             if (!(Math.abs(got[at] - gemm[at]) <= (gs + gd) * mag + 1e-30))
                 fail(String.format("%s: y[%d][%d][%d][%d] = %s, im2col %s", what, i, k, p, q, got[at], gemm[at]));
         }
-    }
-
-    private static double gamma(int n) {
-        double u = Math.ulp(1f) / 2;
-        return n * u / (1 - n * u);
-    }
-
-    private static float[] random(Random rnd, int size) {
-        float[] v = new float[size];
-        for (int i = 0; i < size; i++) v[i] = (float) rnd.nextGaussian();
-        return v;
     }
 }

@@ -1,5 +1,8 @@
 package org.attnface.engine.backend.cpu;
 
+import static org.attnface.engine.backend.cpu.TestFloats.random;
+import static org.attnface.engine.backend.cpu.TestFloats.gamma;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -211,11 +214,6 @@ class WinogradTest {
         return most;
     }
 
-    private static double gamma(int n) {
-        double u = Math.ulp(1f) / 2;
-        return n * u / (1 - n * u);
-    }
-
     private static double filter(ConvShape g, float[] w, int wo, boolean flip, int k, int c, int r, int s) {
         return flip ? w[wo + ((c * g.k() + k) * 3 + 2 - r) * 3 + 2 - s] : w[wo + ((k * g.c() + c) * 3 + r) * 3 + s];
     }
@@ -292,11 +290,5 @@ class WinogradTest {
         double[][] t = new double[a[0].length][a.length];
         for (int i = 0; i < a.length; i++) for (int j = 0; j < a[0].length; j++) t[j][i] = a[i][j];
         return t;
-    }
-
-    private static float[] random(Random rnd, int size) {
-        float[] v = new float[size];
-        for (int i = 0; i < size; i++) v[i] = (float) rnd.nextGaussian();
-        return v;
     }
 }
